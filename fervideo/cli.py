@@ -1,0 +1,119 @@
+"""Command-line interface: a thin layer over the library (``fervideo.analyze`` and friends)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from fervideo.errors import FervideoError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Facial-emotion timelines from video files.")
+console = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """fervideo: per-person facial-emotion timelines and annotated videos from video files."""
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
+
+
+def _fail(exc: Exception, verbose: bool) -> None:
+    if verbose:
+        console.print_exception()
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Training data: class-folder tree, FER-2013 .csv or .parquet")],
+    val: Annotated[Path, typer.Option(help="Validation data (same layouts); selects the best epoch")],
+    out: Annotated[Path, typer.Option(help="Output model directory (Hugging Face format)")],
+    init: Annotated[str | None, typer.Option(help="Fine-tune this HF checkpoint (local dir or hub id) instead of a new FerViT")] = None,
+    epochs: int = 40,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    weight_decay: float = 0.05,
+    label_smoothing: float = 0.1,
+    class_weights: Annotated[bool, typer.Option("--class-weights/--no-class-weights")] = True,
+    mixup: Annotated[float, typer.Option(help="mixup alpha (0 = off)")] = 0.0,
+    cutmix: Annotated[float, typer.Option(help="cutmix alpha (0 = off)")] = 0.0,
+    hidden_size: int = 192,
+    layers: int = 4,
+    heads: int = 4,
+    stem: Annotated[str, typer.Option(help="stem channels, comma-separated")] = "32,64,128",
+    image_size: int = 48,
+    patience: int = 10,
+    seed: int = 0,
+    usage: Annotated[str | None, typer.Option(help="FER-2013 CSV: keep rows with this Usage")] = None,
+    val_usage: Annotated[str | None, typer.Option(help="FER-2013 CSV: Usage of the validation rows")] = None,
+    device: Annotated[str, typer.Option(help="auto|cpu|cuda")] = "auto",
+    bf16: Annotated[bool, typer.Option("--bf16/--no-bf16")] = True,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads")] = None,
+    resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoints/last.pt")] = False,
+    max_steps_per_epoch: Annotated[int | None, typer.Option(hidden=True)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Train an emotion classifier; the result loads with `fervideo analyze --model OUT`."""
+    _setup_logging(verbose)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from fervideo.train.augment import AugmentConfig
+    from fervideo.train.card import write_card
+    from fervideo.train.data import load_dataset
+    from fervideo.train.trainer import TrainConfig
+    from fervideo.train.trainer import train as run_train
+
+    cfg = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
+        class_weights=class_weights, patience=patience, seed=seed, device=device, bf16=bf16, threads=threads,
+        init=init, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
+        stem_channels=[int(c) for c in stem.split(",")], augment=AugmentConfig(mixup_alpha=mixup, cutmix_alpha=cutmix),
+        max_steps_per_epoch=max_steps_per_epoch,
+    )
+    try:
+        tr = load_dataset(data, usage=usage, size=image_size)
+        va = load_dataset(val, usage=val_usage, size=image_size)
+        console.print(f"train: {len(tr)} images {dict(zip(tr.classes, tr.class_counts().tolist()))}; val: {len(va)}")
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn(), console=console) as prog:
+            task = prog.add_task("epoch 1", total=1, loss=float("nan"))
+
+            def on_step(step: int, total: int, loss: float) -> None:
+                prog.update(task, completed=step, total=total, loss=loss)
+
+            def on_epoch(r) -> None:
+                prog.console.print(
+                    f"epoch {r.epoch:3d}  loss {r.train_loss:.4f}  val acc {r.val_accuracy:.4f}  "
+                    f"macro-F1 {r.val_macro_f1:.4f}  ({r.seconds:.0f}s)"
+                )
+                prog.update(task, description=f"epoch {r.epoch + 1}", completed=0)
+
+            summary = run_train(tr, va, out, cfg, resume=resume, on_epoch=on_epoch, on_step=on_step)
+        write_card(out, summary, command=" ".join(["fervideo", *sys.argv[1:]]), train_source=str(data), val_source=str(val))
+        console.print(f"best epoch {summary['best_epoch']}: val accuracy {summary['val']['accuracy']:.4f}, "
+                      f"macro-F1 {summary['val']['macro_f1']:.4f} -> {out}")
+    except FervideoError as exc:
+        _fail(exc, verbose)
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Dedicated exceptions with messages a researcher can act on.
+
+Every error that reaches the user names the file or model involved and what to do next;
+the CLI prints ``str(exc)`` as one line and only shows a traceback with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+
+class FervideoError(Exception):
+    """Base class of every error fervideo raises on purpose."""
+
+
+class VideoError(FervideoError):
+    """A video cannot be opened or decoded (missing, not a video, corrupt, empty)."""
+
+
+class ModelError(FervideoError):
+    """A model cannot be found, loaded, verified or mapped to the emotion vocabulary."""
+
+
+class BackendError(FervideoError):
+    """An unknown backend name, or a backend whose optional dependency is missing."""
+
+
+class DataError(FervideoError):
+    """A training or evaluation data set cannot be read or has no usable labels."""
+
+
+class OutputError(FervideoError):
+    """The output directory cannot be written."""

@@ -1,0 +1,1 @@
+"""Training and evaluation of emotion classifiers on labelled face images."""

@@ -1,0 +1,77 @@
+"""Model cards written from measured results (never from hopes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_card(out: Path, summary: dict, *, command: str, train_source: str, val_source: str, extra: str = "") -> Path:
+    """Write ``README.md`` (the card) into a trained model directory."""
+    out = Path(out)
+    val = summary["val"]
+    classes = summary["classes"]
+    cfg = summary["config"]
+    arch = "FerViT (conv stem + transformer encoder)" if not cfg.get("init") else f"fine-tuned from `{cfg['init']}`"
+    rows = "\n".join(
+        f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+        for c, v in val["per_class"].items()
+    )
+    cm = val["confusion"]
+    cm_head = "| true \\ pred | " + " | ".join(classes) + " |\n|" + "---|" * (len(classes) + 1)
+    cm_rows = "\n".join(f"| {c} | " + " | ".join(str(x) for x in r) + " |" for c, r in zip(classes, cm))
+    weights = out / "model.safetensors"
+    sha = sha256_file(weights) if weights.exists() else "(missing)"
+    hist = "\n".join(
+        f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_accuracy']:.4f} | {h['val_macro_f1']:.4f} | {h['seconds']:.0f} |"
+        for h in summary["history"]
+    )
+    text = f"""# {out.name}
+
+Facial-expression classifier for `fervideo analyze --model {out}`.
+
+- **Architecture**: {arch}; {summary['parameters']:,} parameters; input {cfg['image_size']}x{cfg['image_size']} grayscale.
+- **Classes**: {', '.join(classes)}
+- **Training data**: `{train_source}`; model selection on `{val_source}` (best val macro-F1, EMA weights).
+- **Recipe** (exact command, seed {cfg['seed']}):
+
+```
+{command}
+```
+
+## Measured on the validation set (epoch {summary['best_epoch']})
+
+Accuracy **{val['accuracy']:.4f}**, macro-F1 **{val['macro_f1']:.4f}**.
+
+| class | precision | recall | F1 | support |
+|---|---|---|---|---|
+{rows}
+
+Confusion matrix (rows true, columns predicted):
+
+{cm_head}
+{cm_rows}
+
+## Training history (epochs up to the selected one)
+
+| epoch | train loss | val accuracy | val macro-F1 | seconds |
+|---|---|---|---|---|
+{hist}
+{extra}
+## Files
+
+- `model.safetensors` sha256 `{sha}`
+- License: the weights are the project's own (MIT, like the code); FER-2013 is a research data set, check its terms for your use.
+"""
+    (out / "README.md").write_text(text)
+    (out / "card.json").write_text(json.dumps({"sha256": sha, "val": {"accuracy": val["accuracy"], "macro_f1": val["macro_f1"]}, "parameters": summary["parameters"], "classes": classes}, indent=2))
+    return out / "README.md"

@@ -1,0 +1,315 @@
+"""Train or fine-tune an emotion classifier; resumable, reproducible, written in HF format.
+
+Recipe (defaults): AdamW, linear warm-up then cosine decay, label smoothing, class weights
+from label frequencies (inverse square root, so rare classes such as disgust count more
+without wrecking accuracy), batched torch augmentation, an exponential moving average of the
+weights (evaluated and exported: it is smoother and usually 1-2 points better on val), early
+stopping on val macro-F1, bf16 autocast. A checkpoint with model, EMA, optimiser, scheduler
+and RNG state is written every epoch, so ``resume=True`` continues an interrupted run and a
+fixed seed reproduces it on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fervideo.errors import DataError, ModelError
+from fervideo.train.augment import AugmentConfig, augment, mix
+from fervideo.train.data import FaceImages
+from fervideo.train.metrics import Metrics, metrics_from_predictions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 2.0
+    label_smoothing: float = 0.1
+    class_weights: bool = True
+    class_weight_power: float = 0.5
+    ema_decay: float = 0.999
+    patience: int = 10
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = True
+    threads: int | None = None
+    init: str | None = None  # HF checkpoint to fine-tune; None = FerViT from scratch
+    image_size: int = 48
+    hidden_size: int = 192
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    stem_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    max_steps_per_epoch: int | None = None  # for smoke tests
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    train_loss: float
+    val_accuracy: float
+    val_macro_f1: float
+    seconds: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda was asked for, but no CUDA GPU is visible to torch")
+    return torch.device(name)
+
+
+def _processor_stats(processor) -> tuple[float, float, int]:
+    mean = getattr(processor, "image_mean", None) or [0.5]
+    std = getattr(processor, "image_std", None) or [0.5]
+    size = getattr(processor, "size", None) or {}
+    side = size.get("height") or size.get("shortest_edge") or 224
+    return float(np.mean(mean)), float(np.mean(std)), int(side)
+
+
+def build_model(classes: list[str], cfg: TrainConfig):
+    """A new FerViT, or a HF checkpoint with a fresh head for ``classes``."""
+    from transformers import AutoImageProcessor, AutoModelForImageClassification, ViTImageProcessor
+
+    from fervideo.models import FerViTConfig, FerViTForImageClassification
+
+    id2label = {i: c for i, c in enumerate(classes)}
+    label2id = {c: i for i, c in id2label.items()}
+    if cfg.init is None:
+        config = FerViTConfig(
+            image_size=cfg.image_size,
+            hidden_size=cfg.hidden_size,
+            num_hidden_layers=cfg.num_hidden_layers,
+            num_attention_heads=cfg.num_attention_heads,
+            stem_channels=cfg.stem_channels,
+            num_labels=len(classes),
+            id2label=id2label,
+            label2id=label2id,
+        )
+        model = FerViTForImageClassification(config)
+        processor = ViTImageProcessor(
+            do_resize=True,
+            size={"height": cfg.image_size, "width": cfg.image_size},
+            do_rescale=True,
+            do_normalize=True,
+            image_mean=[0.5, 0.5, 0.5],
+            image_std=[0.5, 0.5, 0.5],
+        )
+        return model, processor
+    from fervideo.classify import hub_error
+
+    try:
+        model = AutoModelForImageClassification.from_pretrained(
+            cfg.init, num_labels=len(classes), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True
+        )
+        processor = AutoImageProcessor.from_pretrained(cfg.init)
+    except OSError as exc:
+        raise hub_error(cfg.init, exc) from exc
+    return model, processor
+
+
+def _prepare(x: torch.Tensor, model, stats: tuple[float, float, int]) -> torch.Tensor:
+    """[0,1] gray (B,1,h,w) -> what the model expects (size, channels, normalisation)."""
+    mean, std, side = stats
+    if x.shape[-1] != side:
+        x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
+    ch = getattr(model.config, "num_channels", 3)
+    if ch == 3:
+        x = x.expand(-1, 3, -1, -1)
+    return (x - mean) / std
+
+
+def class_weights(counts: np.ndarray, power: float) -> torch.Tensor:
+    freq = counts / counts.sum()
+    w = np.where(counts > 0, (1.0 / np.maximum(freq, 1e-12)) ** power, 0.0)
+    w = w / (w[counts > 0] * freq[counts > 0]).sum()  # mean weight over samples = 1
+    return torch.tensor(w, dtype=torch.float32)
+
+
+@torch.no_grad()
+def predict_proba(model, images: np.ndarray, stats, device: torch.device, batch: int = 256, bf16: bool = True, tta: bool = False) -> np.ndarray:
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch):
+        x = torch.from_numpy(images[i : i + batch]).to(device).float().unsqueeze(1) / 255.0
+        x = _prepare(x, model, stats)
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            logits = model(pixel_values=x).logits.float()
+            p = logits.softmax(-1)
+            if tta:
+                p = 0.5 * (p + model(pixel_values=x.flip(-1)).logits.float().softmax(-1))
+        out.append(p.cpu().numpy())
+    return np.concatenate(out)
+
+
+def _evaluate(model, data: FaceImages, stats, device, bf16: bool) -> Metrics:
+    p = predict_proba(model, data.images, stats, device, bf16=bf16)
+    return metrics_from_predictions(data.labels, p.argmax(1), data.classes)
+
+
+def train(
+    train_data: FaceImages,
+    val_data: FaceImages,
+    out_dir: str | Path,
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    on_step: Callable[[int, int, float], None] | None = None,
+) -> dict:
+    """Train and export the best (EMA) model to ``out_dir`` in Hugging Face format.
+
+    Returns a summary dict (best epoch, val metrics, history). ``on_epoch`` and ``on_step``
+    are progress hooks for the CLI.
+    """
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    out = Path(out_dir)
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    classes = train_data.classes
+    val_data = val_data.remap(classes)
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    model, processor = build_model(classes, cfg)
+    model.to(device)
+    stats = _processor_stats(processor)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or n.endswith(("cls_token", "pos_embed")) else decay).append(p)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+    )
+    n = len(train_data)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    if cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+    total = steps_per_epoch * cfg.epochs
+    warm = max(1, int(cfg.warmup_epochs * steps_per_epoch))
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    weights = class_weights(train_data.class_counts(), cfg.class_weight_power).to(device) if cfg.class_weights else None
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch, best, history, bad = 0, -1.0, [], 0
+    last = ckpt_dir / "last.pt"
+    if resume and last.exists():
+        state = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best, history, bad = state["epoch"], state["best"], state["history"], state["bad"]
+        log.info("resumed from %s at epoch %d", last, start_epoch)
+    images = torch.from_numpy(train_data.images)
+    labels = torch.from_numpy(train_data.labels)
+    use_bf16 = cfg.bf16 and (device.type == "cpu" or torch.cuda.is_bf16_supported())
+    if device.type == "cuda":
+        images, labels = images.to(device), labels.to(device)
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        losses = []
+        for step in range(steps_per_epoch):
+            idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            if len(idx) < 2:
+                continue
+            idx = idx.to(images.device)
+            x = images[idx].float().unsqueeze(1).div_(255.0)
+            y = labels[idx]
+            x = augment(x, cfg.augment, gen)
+            x, target = mix(x, y, len(classes), cfg.augment, gen)
+            x = _prepare(x, model, stats)
+            with torch.autocast(device.type, torch.bfloat16, enabled=use_bf16):
+                logits = model(pixel_values=x).logits.float()
+            target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / len(classes)
+            per = -(target * logits.log_softmax(-1)).sum(-1)
+            if weights is not None:
+                per = per * (target @ weights)
+            loss = per.mean()
+            if not torch.isfinite(loss):
+                raise DataError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower --lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            ema.update_parameters(model)
+            losses.append(loss.item())
+            if on_step:
+                on_step(step + 1, steps_per_epoch, losses[-1])
+        m = _evaluate(ema.module, val_data, stats, device, use_bf16)
+        res = EpochResult(epoch + 1, float(np.mean(losses)) if losses else float("nan"), m.accuracy, m.macro_f1, time.time() - t0)
+        history.append(asdict(res))
+        if m.macro_f1 > best:
+            best, bad = m.macro_f1, 0
+            _export(ema.module, processor, out, classes, m, cfg, history)
+        else:
+            bad += 1
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "gen": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "epoch": epoch + 1,
+                "best": best,
+                "history": history,
+                "bad": bad,
+                "config": asdict(cfg),
+            },
+            last.with_suffix(".tmp"),
+        )
+        last.with_suffix(".tmp").replace(last)
+        if on_epoch:
+            on_epoch(res)
+        log.info("epoch %d loss %.4f val acc %.4f macro-F1 %.4f (%.0fs)", res.epoch, res.train_loss, res.val_accuracy, res.val_macro_f1, res.seconds)
+        if bad >= cfg.patience:
+            log.info("early stop: no macro-F1 gain for %d epochs", bad)
+            break
+    summary = json.loads((out / "training.json").read_text())
+    return summary
+
+
+def _export(model, processor, out: Path, classes: list[str], m: Metrics, cfg: TrainConfig, history: list[dict]) -> None:
+    """Write the HF directory atomically enough: weights first, then the summary."""
+    model.save_pretrained(out, safe_serialization=True)
+    processor.save_pretrained(out)
+    best_epoch = history[-1]["epoch"]
+    summary = {
+        "best_epoch": best_epoch,
+        "val": m.as_dict(),
+        "history": history,
+        "config": asdict(cfg),
+        "classes": classes,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+    }
+    (out / "training.json").write_text(json.dumps(summary, indent=2))
