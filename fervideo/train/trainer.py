@@ -177,7 +177,7 @@ def train(
     Returns a summary dict (best epoch, val metrics, history). ``on_epoch`` and ``on_step``
     are progress hooks for the CLI.
     """
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    from torch.optim.swa_utils import AveragedModel
 
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
@@ -192,7 +192,7 @@ def train(
     model, processor = build_model(classes, cfg)
     model.to(device)
     stats = _processor_stats(processor)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    ema = AveragedModel(model, multi_avg_fn=_ema_warmup(cfg.ema_decay), use_buffers=True)
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (no_decay if p.ndim <= 1 or n.endswith(("cls_token", "pos_embed")) else decay).append(p)
@@ -297,6 +297,18 @@ def train(
             break
     summary = json.loads((out / "training.json").read_text())
     return summary
+
+
+def _ema_warmup(decay: float):
+    """EMA whose decay ramps up as (1+n)/(10+n): early epochs are not dominated by the init."""
+
+    @torch.no_grad()
+    def fn(ema_params, params, num_averaged) -> None:
+        n = int(num_averaged) if not torch.is_tensor(num_averaged) else int(num_averaged.item())
+        d = min(decay, (1 + n) / (10 + n))
+        torch._foreach_lerp_(ema_params, params, 1 - d)
+
+    return fn
 
 
 def _export(model, processor, out: Path, classes: list[str], m: Metrics, cfg: TrainConfig, history: list[dict]) -> None:

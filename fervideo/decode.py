@@ -1,0 +1,283 @@
+"""Decode: open a video, read exact timestamps, sample frames, stream them in bounded chunks.
+
+decord is the primary reader (fast random access, applies rotation metadata itself); files it
+cannot open fall back to PyAV (FFmpeg), where rotation is applied from the frame's display
+matrix. Frames are RGB uint8 in the displayed orientation. A chunk never holds more than
+``max_chunk_bytes`` of pixels, so memory does not grow with the video's length or resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fervideo.errors import VideoError
+from fervideo.types import FrameTime, VideoInfo
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_CHUNK_BYTES = 192 * 1024 * 1024
+MAX_PIXELS = 8192 * 8192  # refuse absurd header dimensions before allocating anything
+
+
+@dataclass
+class FrameChunk:
+    """Consecutive sampled frames: pixels (B, H, W, 3) RGB uint8 and their exact times."""
+
+    frames: np.ndarray
+    times: list[FrameTime]
+
+    def __post_init__(self) -> None:
+        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
+            raise ValueError(f"FrameChunk.frames must be (B, H, W, 3) uint8, got {self.frames.shape} {self.frames.dtype}")
+        if len(self.frames) != len(self.times):
+            raise ValueError("FrameChunk: one time per frame")
+
+
+@dataclass
+class DecodeReport:
+    """What happened while reading; ``complete`` is False if decoding stopped early."""
+
+    complete: bool = True
+    frames_read: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class FrameSampler:
+    """Pick frames at an analysis rate from exact timestamps (``fps=0``: every frame).
+
+    A frame is taken when its timestamp reaches the next target time (with half a source
+    frame of tolerance), so 10 fps from a 29.97 fps or a variable-rate file gives frames
+    close to 0.0, 0.1, 0.2 s... and each keeps its own true timestamp.
+    """
+
+    def __init__(self, fps: float, source_fps: float) -> None:
+        if fps < 0:
+            raise ValueError("--fps must be >= 0")
+        self.step = 0.0 if fps == 0 else 1.0 / fps
+        self.tol = 0.5 / source_fps if source_fps and source_fps > 0 else 0.0
+        self.target: float | None = None
+
+    def take(self, t: float) -> bool:
+        if self.step == 0.0:
+            return True
+        if self.target is None:
+            self.target = t
+        if t >= self.target - self.tol:
+            while self.target - self.tol <= t:
+                self.target += self.step
+            return True
+        return False
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise VideoError(f"{path}: no such file")
+    if path.is_dir():
+        raise VideoError(f"{path}: is a directory, not a video file")
+    if not os.access(path, os.R_OK):
+        raise VideoError(f"{path}: not readable (permission denied)")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: empty file (0 bytes)")
+
+
+def _pyav_rotation(path: Path) -> int:
+    """Display rotation (degrees, as FFmpeg's frame.rotation) of the first frame, 0 if none."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            for frame in c.decode(video=0):
+                return int(getattr(frame, "rotation", 0) or 0)
+    except Exception:  # noqa: BLE001 - rotation is informative only here
+        return 0
+    return 0
+
+
+class VideoSource:
+    """One video file: metadata, exact timestamps and streamed, sampled frames."""
+
+    def __init__(self, path: str | Path, *, max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES, backend: str = "auto") -> None:
+        self.path = Path(path)
+        _check_path(self.path)
+        self.max_chunk_bytes = max_chunk_bytes
+        self.report = DecodeReport()
+        self._vr = None
+        self._times: np.ndarray | None = None
+        errors = []
+        if backend in ("auto", "decord"):
+            try:
+                self._open_decord()
+            except VideoError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - decord raises its own untyped errors
+                errors.append(f"decord: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+                self._vr = None
+        if self._vr is None:
+            if backend == "decord":
+                raise VideoError(f"{self.path}: cannot be opened by decord ({'; '.join(errors)})")
+            self._open_pyav(errors)
+
+    # -- opening ---------------------------------------------------------------------------
+    def _open_decord(self) -> None:
+        import decord
+
+        vr = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=max(1, min(4, os.cpu_count() or 1)))
+        n = len(vr)
+        if n == 0:
+            raise VideoError(f"{self.path}: the video stream has no frames")
+        first = vr[0].asnumpy()
+        h, w = first.shape[:2]
+        if h * w > MAX_PIXELS or h < 1 or w < 1:
+            raise VideoError(f"{self.path}: unsupported frame size {w}x{h}")
+        ts = vr.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)
+        vr.seek(0)
+        self._vr = vr
+        self._times = ts
+        fps = float(vr.get_avg_fps() or 0.0)
+        rotation = _pyav_rotation(self.path) % 360
+        self.info = VideoInfo(
+            path=str(self.path), width=w, height=h, rotation=(-rotation) % 360, num_frames=n,
+            avg_fps=fps, duration_s=float(ts[-1] + (1.0 / fps if fps else 0.0)), backend="decord",
+        )
+
+    def _open_pyav(self, errors: list[str]) -> None:
+        import av
+
+        try:
+            container = av.open(str(self.path))
+        except Exception as exc:  # noqa: BLE001
+            reason = str(exc).split(":")[-1].strip() or type(exc).__name__
+            raise VideoError(f"{self.path}: not a readable video ({reason})") from exc
+        try:
+            if not container.streams.video:
+                raise VideoError(f"{self.path}: has no video stream (audio-only or not a video)")
+            stream = container.streams.video[0]
+            w, h = stream.codec_context.width, stream.codec_context.height
+            if not w or not h or w * h > MAX_PIXELS:
+                raise VideoError(f"{self.path}: unsupported frame size {w}x{h} in the header")
+            first = None
+            try:
+                first = next(container.decode(stream))
+            except (StopIteration, av.error.FFmpegError) as exc:
+                raise VideoError(f"{self.path}: no decodable video frames") from exc
+            rotation = int(getattr(first, "rotation", 0) or 0)
+            fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+            n = int(stream.frames or 0)
+            dur = float(stream.duration * stream.time_base) if stream.duration else (
+                float(container.duration / 1e6) if container.duration else 0.0
+            )
+        finally:
+            container.close()
+        k = (rotation // 90) % 4
+        if k % 2:
+            w, h = h, w
+        if errors:
+            self.report.notes.append("decoded with PyAV (" + "; ".join(errors) + ")")
+        self.info = VideoInfo(
+            path=str(self.path), width=w, height=h, rotation=(-rotation) % 360, num_frames=n,
+            avg_fps=fps, duration_s=dur, backend="pyav",
+        )
+        self._rot_k = k
+
+    # -- reading ---------------------------------------------------------------------------
+    def _chunk_len(self) -> int:
+        per = self.info.width * self.info.height * 3
+        return max(1, min(64, self.max_chunk_bytes // max(per, 1)))
+
+    def chunks(self, fps: float = 0.0, chunk_frames: int | None = None) -> Iterator[FrameChunk]:
+        """Sampled frames at ``fps`` (0 = all), in chunks of bounded size."""
+        size = min(chunk_frames or 10**9, self._chunk_len())
+        sampler = FrameSampler(fps, self.info.avg_fps)
+        if self._vr is not None:
+            yield from self._chunks_decord(sampler, size)
+        else:
+            yield from self._chunks_pyav(sampler, size)
+
+    def _chunks_decord(self, sampler: FrameSampler, size: int) -> Iterator[FrameChunk]:
+        assert self._times is not None
+        idx = np.array([i for i, t in enumerate(self._times) if sampler.take(float(t))], dtype=np.int64)
+        for s in range(0, len(idx), size):
+            sel = idx[s : s + size]
+            try:
+                frames = self._read(sel)
+            except Exception as exc:  # noqa: BLE001 - truncated / corrupt data mid-stream
+                yield from self._salvage(sel, exc)
+                return
+            self.report.frames_read += len(sel)
+            yield FrameChunk(np.ascontiguousarray(frames), [FrameTime(int(i), float(self._times[i])) for i in sel])
+
+    def _read(self, sel: np.ndarray) -> np.ndarray:
+        # Dense selections (e.g. 10 of 30 fps) decode faster as one contiguous run than as
+        # scattered indices, which make decord seek; sparse ones read in bounded runs.
+        span = int(sel[-1] - sel[0] + 1)
+        if span <= 4 * len(sel) and span <= max(2 * len(sel), self._chunk_len() * 2):
+            run = self._vr.get_batch(list(range(int(sel[0]), int(sel[-1]) + 1))).asnumpy()
+            return run[sel - sel[0]]
+        return self._vr.get_batch(sel.tolist()).asnumpy()
+
+    def _salvage(self, sel: np.ndarray, exc: Exception) -> Iterator[FrameChunk]:
+        """decord failed mid-stream: read what it can frame by frame, then stop (incomplete)."""
+        got, times = [], []
+        for i in sel.tolist():
+            try:
+                got.append(self._vr[i].asnumpy())
+                times.append(FrameTime(int(i), float(self._times[i])))
+            except Exception:  # noqa: BLE001
+                break
+        if got:
+            self.report.frames_read += len(got)
+            yield FrameChunk(np.stack(got), times)
+        self._mark_incomplete(f"decoding stopped at frame {sel[len(got)] if len(got) < len(sel) else sel[-1]}: {exc}")
+
+    def _mark_incomplete(self, why: str) -> None:
+        self.report.complete = False
+        self.report.error = why.splitlines()[0]
+        log.warning("%s: %s", self.path, self.report.error)
+
+    def _chunks_pyav(self, sampler: FrameSampler, size: int) -> Iterator[FrameChunk]:
+        import av
+
+        buf: list[np.ndarray] = []
+        times: list[FrameTime] = []
+        i = -1
+        try:
+            with av.open(str(self.path)) as c:
+                stream = c.streams.video[0]
+                stream.thread_type = "AUTO"
+                for frame in c.decode(stream):
+                    i += 1
+                    t = float(frame.time) if frame.time is not None else (i / self.info.avg_fps if self.info.avg_fps else float(i))
+                    if not sampler.take(t):
+                        continue
+                    img = frame.to_ndarray(format="rgb24")
+                    if self._rot_k:
+                        img = np.rot90(img, self._rot_k)
+                    buf.append(np.ascontiguousarray(img))
+                    times.append(FrameTime(i, t))
+                    if len(buf) == size:
+                        self.report.frames_read += len(buf)
+                        yield FrameChunk(np.stack(buf), times)
+                        buf, times = [], []
+        except av.error.FFmpegError as exc:
+            self._mark_incomplete(f"decoding stopped after frame {i}: {exc}")
+        if buf:
+            self.report.frames_read += len(buf)
+            yield FrameChunk(np.stack(buf), times)
+        if self.report.frames_read == 0:
+            raise VideoError(f"{self.path}: no decodable video frames")
+
+    def close(self) -> None:
+        self._vr = None
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
