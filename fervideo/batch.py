@@ -127,6 +127,7 @@ class _Models:
         self.opts = opts
         self._det = None
         self._clf = None
+        self._emb = None
 
     @property
     def detector(self):
@@ -138,6 +139,13 @@ class _Models:
                 device=self.opts.device, threads=self.opts.threads,
             )
         return self._det
+
+    def reid(self):
+        from fervideo.reid import ArcFaceEmbedder, ReID
+
+        if self._emb is None:
+            self._emb = ArcFaceEmbedder(self.opts.device)
+        return ReID(self._emb, self.opts.reid_threshold)
 
     @property
     def classifier(self) -> EmotionClassifier:
@@ -180,6 +188,12 @@ def analyze(
     if opts.detector not in detect.available():
         detect.create(opts.detector)  # raises with the list of valid names
     smooth.create(opts.smooth)  # validates the name before any work
+    if any(opts.overwrite or not is_finished(out / names[p], opts.render) for p in paths):
+        # Batch-level problems (unknown or offline model, missing reid weights) fail once, here.
+        models.detector
+        models.classifier
+        if opts.reid:
+            models.reid()
     results: list[VideoResult] = []
     for p in paths:
         results.append(_one(p, out / names[p], opts, models, prog))
@@ -260,13 +274,17 @@ def _analyze_into(path: Path, tmp: Path, opts: AnalyzeOptions, models: _Models, 
     res.duration_s = info.duration_s
     est = int(info.num_frames if opts.fps == 0 else max(1, info.duration_s * opts.fps)) if info.num_frames else 0
     prog.video_start(path, est, "analyse")
-    loop = run_frame_loop(src, models.detector, models.classifier, opts, times, on_frames=prog.frames)
+    reid = models.reid() if opts.reid else None
+    loop = run_frame_loop(src, models.detector, models.classifier, opts, times, on_frames=prog.frames, reid=reid)
     if loop.frames_analysed == 0:
         raise VideoError(f"{path}: no decodable video frames")
     clf = models.classifier
     labels = clf.labels
     t0 = time.perf_counter()
-    faces = renumber(drop_short_tracks(loop.faces, opts.min_track))
+    faces = loop.faces
+    if reid is not None:
+        faces = reid.merge(faces)
+    faces = renumber(drop_short_tracks(faces, opts.min_track))
     smoother = smooth.create(opts.smooth, **_smooth_kwargs(opts))
     smoother.reset()
     faces = smoother.update(faces) if len(faces) else faces.with_(smoothed=faces.probs)

@@ -106,6 +106,7 @@ class _Single:
         if is_local:
             sha = self._verify(path)
         transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
         try:
             config = AutoConfig.from_pretrained(src)
             labels = labels_from_id2label(config.id2label, source=f"model {ref!r}")

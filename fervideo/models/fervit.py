@@ -153,7 +153,7 @@ class FerViTForImageClassification(FerViTPreTrainedModel):
         stem: list[nn.Module] = [_ConvBN(config.num_channels, c[0], stride=2)]
         prev = c[0]
         for ch in c[1:]:
-            stem.append(_ResBlock(prev, ch, stride=2 if ch != prev else 1))
+            stem.append(_ResBlock(prev, ch, stride=2))
             prev = ch
         stem.append(_ResBlock(prev, config.hidden_size, stride=1))
         self.stem = nn.Sequential(*stem)

@@ -306,7 +306,12 @@ def _ema_warmup(decay: float):
     def fn(ema_params, params, num_averaged) -> None:
         n = int(num_averaged) if not torch.is_tensor(num_averaged) else int(num_averaged.item())
         d = min(decay, (1 + n) / (10 + n))
-        torch._foreach_lerp_(ema_params, params, 1 - d)
+        floats = [(e, p) for e, p in zip(ema_params, params) if e.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1 - d)
+        for e, p in zip(ema_params, params):
+            if not e.is_floating_point():  # BatchNorm's num_batches_tracked
+                e.copy_(p)
 
     return fn
 

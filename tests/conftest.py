@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny clips and tiny models, all made locally (no network, no ../shared)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "samples"))
+
+import make_samples  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("clips")
+    out = {}
+    out["face"] = d / "face.mp4"
+    make_samples.write_clip(out["face"], make_samples.moving_face(2.0, fps=25.0, size=(320, 240)))
+    # variable frame rate: 20 frames with irregular spacing
+    frames = make_samples.moving_face(0.8, fps=25.0, size=(160, 120))
+    times = np.cumsum([0.0] + [0.02 if i % 3 else 0.09 for i in range(len(frames) - 1)]).tolist()
+    out["vfr"] = d / "vfr.mp4"
+    make_samples.write_clip(out["vfr"], frames, times=times)
+    out["vfr_times"] = times  # type: ignore[assignment]
+    blank = [np.full((120, 160, 3), 90, np.uint8) for _ in range(10)]
+    out["noface"] = d / "noface.mp4"
+    make_samples.write_clip(out["noface"], blank)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_vit(tmp_path_factory) -> Path:
+    """A 2-layer HF ViT with non-canonical label names, saved with save_pretrained."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    torch.manual_seed(0)
+    names = ["anger", "Disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
+    cfg = ViTConfig(
+        image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, num_labels=7,
+        id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+    )
+    d = tmp_path_factory.mktemp("models") / "tiny-vit"
+    ViTForImageClassification(cfg).save_pretrained(d)
+    ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_fervit(tmp_path_factory) -> Path:
+    """A small FerViT (3 classes) saved like the trainer saves it."""
+    import torch
+    from transformers import ViTImageProcessor
+
+    from fervideo.models import FerViTConfig, FerViTForImageClassification
+
+    torch.manual_seed(0)
+    labels = ["happy", "sad", "neutral"]
+    cfg = FerViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, stem_channels=[8, 16, 16],
+                       num_labels=3, id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
+    d = tmp_path_factory.mktemp("models") / "tiny-fervit"
+    FerViTForImageClassification(cfg).save_pretrained(d)
+    ViTImageProcessor(size={"height": 48, "width": 48}, image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(d)
+    return d
