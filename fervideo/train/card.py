@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from fervideo.classify import sha256_file
 
 
 def write_card(out: Path, summary: dict, *, command: str, train_source: str, val_source: str, extra: str = "") -> Path:

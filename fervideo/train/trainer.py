@@ -23,7 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fervideo.errors import DataError, ModelError
+from fervideo.classify import resolve_device
+from fervideo.errors import DataError
 from fervideo.train.augment import AugmentConfig, augment, mix
 from fervideo.train.data import FaceImages
 from fervideo.train.metrics import Metrics, metrics_from_predictions
@@ -64,14 +65,6 @@ class EpochResult:
     val_accuracy: float
     val_macro_f1: float
     seconds: float
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ModelError("--device cuda was asked for, but no CUDA GPU is visible to torch")
-    return torch.device(name)
 
 
 def _processor_stats(processor) -> tuple[float, float, int]:
