@@ -192,6 +192,12 @@ class EmotionClassifier:
         sizes = {m.info.input_size for m in self.members}
         self.input_size = max(sizes)
         self._index = [np.array([self.labels.index(lab) for lab in m.info.labels]) for m in self.members]
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One full batch through each model, so kernel selection is not billed to the first video."""
+        x = np.zeros((min(self.batch_size, 64), self.input_size, self.input_size, 3), np.uint8)
+        self.predict(x)
 
     @property
     def infos(self) -> list[ModelInfo]:

@@ -157,6 +157,116 @@ def train(
         _fail(exc, verbose)
 
 
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Labelled faces: class-folder tree, FER-2013 .csv or .parquet")],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Model dir or hub id; repeat to compare")] = [],  # noqa: B006
+    ensemble: Annotated[list[str], typer.Option(help="A,B: also score the average of these models")] = [],  # noqa: B006
+    tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Add horizontal-flip test-time augmentation")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for confusion matrices and the comparison table")] = Path("eval"),
+    usage: Annotated[str | None, typer.Option(help="FER-2013 CSV: keep rows with this Usage")] = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Accuracy, macro-F1, per-class scores, confusion matrix and crops/s for each model."""
+    _setup_logging(verbose)
+    from rich.table import Table
+
+    from fervideo.evaluate import evaluate_model, save_confusion, write_comparison
+    from fervideo.train.data import load_dataset
+
+    refs = list(model) + list(ensemble)
+    if not refs:
+        refs = ["fervit-fer2013"]
+    try:
+        data_set = load_dataset(data, usage=usage, size=None)
+        out.mkdir(parents=True, exist_ok=True)
+        results = []
+        for ref in refs:
+            r = evaluate_model(data_set, ref, device=device, batch_size=batch_size, tta=tta)
+            results.append(r)
+            stem = "_".join(Path(x).name for x in ref.split(","))
+            save_confusion(r, out, stem)
+            t = Table(title=f"{ref}  (n={r.n}{', TTA' if tta else ''})")
+            for c in ("class", "precision", "recall", "F1", "support"):
+                t.add_column(c, justify="left" if c == "class" else "right")
+            m = r.metrics
+            for c, p_, r_, f_, s_ in zip(m.classes, m.precision, m.recall, m.f1, m.support):
+                t.add_row(c, f"{p_:.3f}", f"{r_:.3f}", f"{f_:.3f}", str(int(s_)))
+            console.print(t)
+            cm = Table(title="confusion (rows true, columns predicted)")
+            cm.add_column("")
+            for c in m.classes:
+                cm.add_column(c[:7], justify="right")
+            for c, row in zip(m.classes, m.confusion):
+                cm.add_row(c, *[str(int(v)) for v in row])
+            console.print(cm)
+        comp = Table(title="comparison")
+        for c in ("model", "accuracy", "macro-F1", "crops/s"):
+            comp.add_column(c, justify="left" if c == "model" else "right")
+        for r in results:
+            comp.add_row(r.model, f"{r.metrics.accuracy:.4f}", f"{r.metrics.macro_f1:.4f}", f"{r.crops_per_s:.0f}")
+        console.print(comp)
+        csv_path, js = write_comparison(results, out)
+        console.print(f"written: {csv_path}, {js} and confusion matrices (CSV, PNG) in {out}")
+    except FervideoError as exc:
+        _fail(exc, verbose)
+
+
+@app.command()
+def explain(
+    path: Annotated[Path, typer.Argument(help="An image or a video")],
+    model: Annotated[str | None, typer.Option(help="Model dir or hub id (default: embedded)")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the overlay PNGs")] = Path("explain"),
+    times: Annotated[str | None, typer.Option(help="Video: comma-separated times in seconds (default: 4 evenly spaced)")] = None,
+    device: str = "auto",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Where the model looked: attention rollout (ViTs) or Grad-CAM (CNNs) as overlay PNGs."""
+    _setup_logging(verbose)
+    from fervideo.explain import explain_path
+
+    try:
+        ts = [float(t) for t in times.split(",")] if times else None
+        for p in explain_path(path, out, model, times=ts, device=device):
+            console.print(f"wrote {p}")
+    except FervideoError as exc:
+        _fail(exc, verbose)
+
+
+models_app = typer.Typer(help="Embedded, local and cached emotion models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every model fervideo can load without network: embedded ones and the HF cache."""
+    from rich.table import Table
+
+    from fervideo.model_catalog import catalog
+
+    t = Table(title="emotion models")
+    for c in ("name", "classes", "input", "val acc", "crops/s", "license", "source"):
+        t.add_column(c)
+    for m in catalog():
+        t.add_row(m.name, ",".join(m.classes), f"{m.input_size}px", m.fmt_acc(), m.fmt_speed(), m.license, m.source)
+    console.print(t)
+
+
+@models_app.command("info")
+def models_info(name: Annotated[str, typer.Argument(help="Embedded name, local directory or hub id")], verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Classes, input size, measured accuracy, speed, license and source of one model."""
+    from fervideo.model_catalog import describe
+
+    try:
+        m = describe(name)
+    except FervideoError as exc:
+        _fail(exc, verbose)
+    for k, v in m.as_rows():
+        console.print(f"[bold]{k:>10}[/bold]  {v}")
+
+
 def main() -> None:  # console-script entry point
     app()
 

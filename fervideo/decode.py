@@ -128,7 +128,7 @@ class VideoSource:
     def _open_decord(self) -> None:
         import decord
 
-        vr = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=max(1, min(4, os.cpu_count() or 1)))
+        vr = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=max(1, min(2, os.cpu_count() or 1)))
         n = len(vr)
         if n == 0:
             raise VideoError(f"{self.path}: the video stream has no frames")

@@ -93,7 +93,7 @@ def render_video(
     *,
     max_gap: float = 1.0,
     crf: int = 23,
-    preset: str = "veryfast",
+    preset: str = "superfast",
     on_frames: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> int:

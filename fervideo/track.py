@@ -30,7 +30,8 @@ class SceneCutDetector:
         self.last_score = 0.0
 
     def update(self, frame: np.ndarray) -> bool:
-        small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+        step = max(1, min(frame.shape[0] // 36, frame.shape[1] // 64) // 2)
+        small = cv2.resize(frame[::step, ::step], (64, 36), interpolation=cv2.INTER_AREA)
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32)
         prev, self._prev = self._prev, hsv
         if prev is None:

@@ -74,7 +74,8 @@ class CenterFaceDetector:
         ih, iw = self.input_shape(h, w)
         blob = np.empty((b, 3, ih, iw), np.float32)
         for i, f in enumerate(frames):
-            r = cv2.resize(f, (iw, ih), interpolation=cv2.INTER_AREA if iw < w else cv2.INTER_LINEAR)
+            # INTER_AREA only for strong downscaling: it costs 3x more than bilinear on a CPU.
+            r = cv2.resize(f, (iw, ih), interpolation=cv2.INTER_AREA if iw * 2 < w else cv2.INTER_LINEAR)
             blob[i] = r.transpose(2, 0, 1)
         heat, scale, offset, lms = self.sess.run(["537", "538", "539", "540"], {"input.1": blob})
         sx, sy = iw / w, ih / h
