@@ -87,6 +87,16 @@ def _check_path(path: Path) -> None:
         raise VideoError(f"{path}: empty file (0 bytes)")
 
 
+def _quiet_ffmpeg() -> None:
+    """FFmpeg's own log lines ("partial file", ...) would interleave with our one-line
+    messages; the errors that matter surface as exceptions and in DecodeReport."""
+    import av.logging
+    import decord
+
+    av.logging.set_level(av.logging.FATAL)
+    decord.logging.set_level(decord.logging.QUIET)
+
+
 def _pyav_rotation(path: Path) -> int:
     """Display rotation (degrees, as FFmpeg's frame.rotation) of the first frame, 0 if none."""
     import av
@@ -106,6 +116,7 @@ class VideoSource:
     def __init__(self, path: str | Path, *, max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES, backend: str = "auto") -> None:
         self.path = Path(path)
         _check_path(self.path)
+        _quiet_ffmpeg()
         self.max_chunk_bytes = max_chunk_bytes
         self.report = DecodeReport()
         self._vr = None
@@ -272,6 +283,9 @@ class VideoSource:
             yield FrameChunk(np.stack(buf), times)
         if self.report.frames_read == 0:
             raise VideoError(f"{self.path}: no decodable video frames")
+        expected = self.info.num_frames
+        if self.report.complete and expected and i + 1 < expected * 0.98 - 1:
+            self._mark_incomplete(f"the file ends after frame {i} of {expected} (truncated?)")
 
     def close(self) -> None:
         self._vr = None

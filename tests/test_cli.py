@@ -166,3 +166,21 @@ def test_offline_hub_model_fails_the_batch_in_one_line(clips, tmp_path, monkeypa
     err = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
     assert len(err) == 1 and "fervit-fer2013" in r.output
     assert not (tmp_path / "face").exists()
+
+
+def test_truncated_file_with_frames_is_kept_and_marked_incomplete(clips, tmp_path):
+    import imageio_ffmpeg
+
+    fs = tmp_path / "fs.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(clips["face"]), "-c", "copy",
+                    "-movflags", "+faststart", str(fs)], check=True)
+    data = fs.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 4 // 5])
+    r = runner.invoke(app, ["analyze", str(cut), "--out", str(tmp_path / "out"), "--no-render"])
+    assert r.exit_code == 0, r.output
+    assert "partial" in r.output
+    meta = read_metadata(tmp_path / "out" / "cut" / "timeline.parquet")
+    assert meta["complete"] is False and "truncated" in meta["decode_error"]
+    df = pq.read_table(tmp_path / "out" / "cut" / "timeline.parquet").to_pandas()
+    assert len(df) > 5 and df.time_s.max() < 1.9
