@@ -179,7 +179,7 @@ class EmotionClassifier:
     class contribute nothing to it, and each row is renormalised.
     """
 
-    def __init__(self, model: str | None = None, device: str = "auto", batch_size: int = 64, dtype: str = "auto", tta: bool = False) -> None:
+    def __init__(self, model: str | None = None, device: str = "auto", batch_size: int | None = None, dtype: str = "auto", tta: bool = False) -> None:
         refs = [m.strip() for m in (model or DEFAULT_MODEL).split(",") if m.strip()]
         if not refs:
             raise ModelError("no model given")
@@ -187,7 +187,8 @@ class EmotionClassifier:
         self.members = [_Single(r, self.device, dtype) for r in refs]
         union = {lab for m in self.members for lab in m.info.labels}
         self.labels = [c for c in CANONICAL if c in union]
-        self.batch_size = max(1, int(batch_size))
+        # GPUs want large batches to stay busy; on a CPU 64 is past the knee of the curve.
+        self.batch_size = max(1, int(batch_size or (512 if self.device.type == "cuda" else 64)))
         self.tta = tta
         sizes = {m.info.input_size for m in self.members}
         self.input_size = max(sizes)

@@ -52,7 +52,7 @@ def analyze(
     min_track: Annotated[float, typer.Option(help="Drop tracks shorter than this many seconds")] = 0.5,
     reid: Annotated[bool, typer.Option("--reid/--no-reid", help="Rejoin a person after a cut or occlusion (ArcFace; needs insightface models)")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Face crops per classifier batch")] = 64,
+    batch_size: Annotated[int | None, typer.Option(help="Face crops per classifier batch (default 64 on CPU, 512 on CUDA)")] = None,
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Average with horizontally flipped crops")] = False,
     render: Annotated[bool, typer.Option("--render/--no-render", help="Write annotated.mp4")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo videos that are already finished")] = False,

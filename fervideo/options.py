@@ -13,7 +13,7 @@ class AnalyzeOptions:
     detect_threshold: float = 0.5
     detect_interval: float = 0.1  # seconds between detections; the tracker bridges frames between
     model: str | None = None  # HF dir / hub id / comma-separated ensemble; None = embedded default
-    batch_size: int = 64
+    batch_size: int | None = None  # face crops per classifier batch; None = 64 on CPU, 512 on CUDA
     device: str = "auto"  # auto | cpu | cuda
     dtype: str = "auto"  # auto (bf16 on CPU, bf16/fp16 on CUDA) | fp32
     tta: bool = False
@@ -34,7 +34,7 @@ class AnalyzeOptions:
     def __post_init__(self) -> None:
         if self.fps < 0:
             raise ValueError("fps must be >= 0 (0 = every frame)")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if self.detect_size < 32:
             raise ValueError("detect_size must be >= 32")

@@ -34,12 +34,19 @@ def weights_path() -> Path:
     return p
 
 
-def _session(device: str, threads: int | None):
+def _session(device: str, threads: int | None, runtime: str = "auto"):
+    """onnxruntime on CPU (or its CUDA provider if installed); torch on a CUDA GPU otherwise."""
     import onnx
     import onnxruntime as ort
     from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
     model = onnx.load(str(weights_path()))
+    if runtime == "torch" or (runtime == "auto" and ort_providers(device)[0] != "CUDAExecutionProvider" and _torch_cuda(device)):
+        import torch
+
+        from fervideo.detect.onnx_torch import TorchSession
+
+        return TorchSession(model, torch.device("cuda" if _torch_cuda(device) else "cpu"))
     in_dims = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
     out_dims = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in model.graph.output}
     in_dims["input.1"] = ["B", 3, "H", "W"]
@@ -52,15 +59,24 @@ def _session(device: str, threads: int | None):
     return ort.InferenceSession(model.SerializeToString(), sess_options=so, providers=ort_providers(device))
 
 
+def _torch_cuda(device: str) -> bool:
+    if device not in ("auto", "cuda"):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
 @register("centerface")
 class CenterFaceDetector:
     name = "centerface"
 
-    def __init__(self, size: int = 320, threshold: float = 0.5, nms_threshold: float = 0.3, device: str = "auto", threads: int | None = None, **_: object) -> None:
+    def __init__(self, size: int = 320, threshold: float = 0.5, nms_threshold: float = 0.3, device: str = "auto",
+                 threads: int | None = None, runtime: str = "auto", **_: object) -> None:
         self.size = int(size)
         self.threshold = threshold
         self.nms_threshold = nms_threshold
-        self.sess = _session(device, threads)
+        self.sess = _session(device, threads, runtime)
         self.provider = self.sess.get_providers()[0]
 
     def input_shape(self, h: int, w: int) -> tuple[int, int]:
