@@ -27,6 +27,7 @@ from fervideo.errors import FervideoError, OutputError, VideoError
 from fervideo.options import AnalyzeOptions
 from fervideo.outputs import (
     failures_table,
+    peaks_table,
     study_table,
     timeline_table,
     tracks_table,
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 TIMELINE = "timeline.parquet"
 TRACKS = "tracks.parquet"
 ANNOTATED = "annotated.mp4"
+PEAKS = "peaks.parquet"
 STUDY = "study.parquet"
 FAILURES = "failures.parquet"
 
@@ -101,7 +103,7 @@ def output_names(paths: list[Path]) -> dict[Path, str]:
 
 
 def is_finished(d: Path, render: bool) -> bool:
-    return (d / TIMELINE).exists() and (d / TRACKS).exists() and (not render or (d / ANNOTATED).exists())
+    return all((d / f).exists() for f in (TIMELINE, TRACKS, PEAKS)) and (not render or (d / ANNOTATED).exists())
 
 
 def _check_out_dir(out: Path) -> None:
@@ -308,6 +310,7 @@ def _analyze_into(path: Path, tmp: Path, opts: AnalyzeOptions, models: _Models, 
     tl = timeline_table(path.name, faces, labels, meta)
     write_table(tl, tmp / TIMELINE)
     write_table(tracks_table(path.name, tl, labels, meta), tmp / TRACKS)
+    write_table(peaks_table(tl, labels, meta, opts.peak_threshold, opts.max_gap), tmp / PEAKS)
     times.write += time.perf_counter() - t0
     res.frames = loop.frames_analysed
     res.tracks = int(len(set(faces.track_ids.tolist())))

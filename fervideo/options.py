@@ -25,6 +25,7 @@ class AnalyzeOptions:
     max_gap: float = 1.0  # seconds without the face that split smoothing segments
     min_track: float = 0.5  # seconds; shorter tracks are dropped as flicker
     scene_cut_threshold: float = 30.0
+    peak_threshold: float = 0.5  # smoothed probability that starts a peak (peaks.parquet)
     reid: bool = False
     reid_threshold: float = 0.45
     render: bool = True

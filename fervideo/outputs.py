@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fervideo.affect import find_peaks, valence
 from fervideo.types import Faces
 
 META_KEY = b"fervideo"
@@ -36,7 +37,7 @@ def timeline_schema(labels: list[str], metadata: dict | None = None) -> pa.Schem
     ]
     fields += [pa.field(f"raw_{c}", pa.float32()) for c in labels]
     fields += [pa.field(f"smooth_{c}", pa.float32()) for c in labels]
-    fields += [pa.field("label", pa.string()), pa.field("confidence", pa.float32())]
+    fields += [pa.field("label", pa.string()), pa.field("confidence", pa.float32()), pa.field("valence", pa.float32())]
     return pa.schema(fields, metadata=_meta(metadata))
 
 
@@ -54,7 +55,25 @@ def tracks_schema(labels: list[str], metadata: dict | None = None) -> pa.Schema:
     ]
     fields += [pa.field(f"share_{c}", pa.float32()) for c in labels]
     fields += [pa.field(f"mean_{c}", pa.float32()) for c in labels]
+    fields += [pa.field("mean_valence", pa.float32())]
     return pa.schema(fields, metadata=_meta(metadata))
+
+
+def peaks_schema(metadata: dict | None = None) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("video", pa.string()),
+            pa.field("track_id", pa.int32()),
+            pa.field("emotion", pa.string()),
+            pa.field("time_s", pa.float64()),
+            pa.field("frame_index", pa.int64()),
+            pa.field("value", pa.float32()),
+            pa.field("start_s", pa.float64()),
+            pa.field("end_s", pa.float64()),
+            pa.field("duration_s", pa.float64()),
+        ],
+        metadata=_meta(metadata),
+    )
 
 
 FAILURES_SCHEMA = pa.schema(
@@ -100,6 +119,7 @@ def timeline_table(video: str, faces: Faces, labels: list[str], metadata: dict |
         cols[f"smooth_{c}"] = sm[:, j].astype(np.float32)
     cols["label"] = pa.array([labels[i] for i in lab], pa.string())
     cols["confidence"] = sm[np.arange(n), lab].astype(np.float32) if n else np.zeros(0, np.float32)
+    cols["valence"] = valence(sm, labels) if n else np.zeros(0, np.float32)
     return pa.table([pa.array(cols[fl.name], fl.type) for fl in schema], schema=schema)
 
 
@@ -125,9 +145,16 @@ def tracks_table(video: str, timeline: pa.Table, labels: list[str], metadata: di
             row[f"share_{c}"] = float(counts.get(c, 0) / len(g))
         for c in labels:
             row[f"mean_{c}"] = float(g[f"smooth_{c}"].mean())
+        row["mean_valence"] = float(g["valence"].mean())
         rows.append(row)
     arrays = [pa.array([r[fl.name] for r in rows], fl.type) for fl in schema]
     return pa.table(arrays, schema=schema)
+
+
+def peaks_table(timeline: pa.Table, labels: list[str], metadata: dict | None, threshold: float = 0.5, max_gap: float = 1.0) -> pa.Table:
+    schema = peaks_schema(metadata)
+    df = find_peaks(timeline.to_pandas(), labels, threshold, max_gap)
+    return pa.Table.from_pandas(df, schema=schema, preserve_index=False)
 
 
 def write_table(table: pa.Table, path: Path) -> None:
