@@ -43,11 +43,11 @@ class _RichProgress(BatchProgress):
         self.prog.advance(self.overall, 1)
         name = Path(r.path).name
         if r.status == "failed":
-            self.console.print(f"[red]failed[/red] {name}: {r.reason}")
+            self.console.print(f"[red]failed[/red] {name}: {r.reason}", soft_wrap=True)
         elif r.status in ("skipped", "locked"):
-            self.console.print(f"[dim]{r.status}[/dim] {name}: {r.reason}")
+            self.console.print(f"[dim]{r.status}[/dim] {name}: {r.reason}", soft_wrap=True)
         elif not r.complete:
-            self.console.print(f"[yellow]partial[/yellow] {name}: {r.reason}")
+            self.console.print(f"[yellow]partial[/yellow] {name}: {r.reason}", soft_wrap=True)
 
 
 def run_analyze(videos: list[Path], out: Path, opts: AnalyzeOptions, console: Console, verbose: bool) -> bool:

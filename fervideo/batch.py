@@ -43,6 +43,7 @@ ANNOTATED = "annotated.mp4"
 PEAKS = "peaks.parquet"
 STUDY = "study.parquet"
 FAILURES = "failures.parquet"
+MIN_FREE_BYTES = 200 * 1024 * 1024
 
 
 @dataclass
@@ -113,6 +114,9 @@ def _check_out_dir(out: Path) -> None:
         raise OutputError(f"cannot create the output folder {out}: {exc.strerror or exc}") from exc
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"the output folder {out} is not writable")
+    free = shutil.disk_usage(out).free
+    if free < MIN_FREE_BYTES:
+        raise OutputError(f"only {free / 1e6:.0f} MB free in {out}; fervideo needs at least {MIN_FREE_BYTES / 1e6:.0f} MB to write results")
     probe = out / f".fervideo-write-test-{os.getpid()}"
     try:
         probe.write_bytes(b"x" * 4096)
@@ -226,6 +230,7 @@ def _one(path: Path, final: Path, opts: AnalyzeOptions, models: _Models, prog: P
         prog.video_end(res)
         return res
     tmp = final.parent / f".{final.name}.partial-{os.getpid()}"
+    _remove_stale(final)
     t0 = time.perf_counter()
     try:
         if is_finished(final, opts.render) and not opts.overwrite:  # finished while we waited
@@ -265,6 +270,24 @@ def _one(path: Path, final: Path, opts: AnalyzeOptions, models: _Models, prog: P
         res.seconds = time.perf_counter() - t0
     prog.video_end(res)
     return res
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(final: Path) -> None:
+    """Temporary folders of runs that were killed (SIGKILL, power loss) are removed on the next run."""
+    for p in final.parent.glob(f".{final.name}.partial-*"):
+        pid = p.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def _analyze_into(path: Path, tmp: Path, opts: AnalyzeOptions, models: _Models, prog: Progress, res: VideoResult) -> None:

@@ -34,7 +34,7 @@ def _setup_logging(verbose: bool) -> None:
 def _fail(exc: Exception, verbose: bool) -> None:
     if verbose:
         console.print_exception()
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
     raise typer.Exit(1)
 
 

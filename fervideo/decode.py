@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHUNK_BYTES = 192 * 1024 * 1024
 MAX_PIXELS = 8192 * 8192  # refuse absurd header dimensions before allocating anything
+IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif", "apng"}
+IMAGE_CODECS = {"png", "mjpeg", "bmp", "webp", "tiff", "gif", "apng"}
 
 
 @dataclass
@@ -170,6 +172,8 @@ class VideoSource:
             if not container.streams.video:
                 raise VideoError(f"{self.path}: has no video stream (audio-only or not a video)")
             stream = container.streams.video[0]
+            if container.format.name in IMAGE_FORMATS or stream.codec_context.name in IMAGE_CODECS and not stream.frames:
+                raise VideoError(f"{self.path}: is a still image ({stream.codec_context.name}), not a video")
             w, h = stream.codec_context.width, stream.codec_context.height
             if not w or not h or w * h > MAX_PIXELS:
                 raise VideoError(f"{self.path}: unsupported frame size {w}x{h} in the header")

@@ -184,3 +184,32 @@ def test_truncated_file_with_frames_is_kept_and_marked_incomplete(clips, tmp_pat
     assert meta["complete"] is False and "truncated" in meta["decode_error"]
     df = pq.read_table(tmp_path / "out" / "cut" / "timeline.parquet").to_pandas()
     assert len(df) > 5 and df.time_s.max() < 1.9
+
+
+def test_image_file_is_refused(tmp_path):
+    import cv2
+
+    img = tmp_path / "photo.mp4"
+    ok, buf = cv2.imencode(".png", np.zeros((32, 32, 3), np.uint8))
+    img.write_bytes(buf.tobytes())
+    r = runner.invoke(app, ["analyze", str(img), "--out", str(tmp_path / "o"), "--no-render"])
+    assert r.exit_code == 1 and "still image" in r.output
+
+
+def test_stale_partial_folders_of_killed_runs_are_removed(clips, tmp_path):
+    out = tmp_path / "o"
+    stale = out / ".face.partial-999999"
+    stale.mkdir(parents=True)
+    (stale / "timeline.parquet").write_bytes(b"half")
+    r = runner.invoke(app, ["analyze", str(clips["face"]), "--out", str(out), "--no-render"])
+    assert r.exit_code == 0 and not stale.exists() and (out / "face" / "timeline.parquet").exists()
+
+
+def test_same_input_gives_identical_timelines(clips, tmp_path):
+    import fervideo
+
+    tables = []
+    for i in range(2):
+        fervideo.analyze([clips["face"]], tmp_path / str(i), render=False)
+        tables.append(pq.read_table(tmp_path / str(i) / "face" / "timeline.parquet").replace_schema_metadata(None))
+    assert tables[0].equals(tables[1])
