@@ -201,8 +201,14 @@ def analyze(
         if opts.reid:
             models.reid()
     results: list[VideoResult] = []
-    for p in paths:
-        results.append(_one(p, out / names[p], opts, models, prog))
+    try:
+        for p in paths:
+            results.append(_one(p, out / names[p], opts, models, prog))
+    except KeyboardInterrupt as exc:
+        # Ctrl-C: the video in progress left nothing behind; record what is finished.
+        _write_study(out, results)
+        exc.partial_result = BatchResult(str(out), results)  # type: ignore[attr-defined]
+        raise
     _write_study(out, results)
     return BatchResult(str(out), results)
 

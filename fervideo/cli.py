@@ -77,9 +77,12 @@ def analyze(
         ok = run_analyze(videos, out, opts, console, verbose)
     except FervideoError as exc:
         _fail(exc, verbose)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: finished videos are complete under their names; "
-                      "unfinished ones left nothing behind. Run the same command again to continue.")
+    except KeyboardInterrupt as exc:
+        partial = getattr(exc, "partial_result", None)
+        done = [Path(v.path).name for v in (partial.videos if partial else []) if v.status in ("done", "skipped")]
+        console.print(f"[yellow]interrupted[/yellow]: {len(done)} video(s) finished"
+                      + (f" ({', '.join(done[:10])}{', ...' if len(done) > 10 else ''})" if done else "")
+                      + "; the one in progress left nothing behind. Run the same command again to continue.", soft_wrap=True)
         raise typer.Exit(130)
     raise typer.Exit(0 if ok else 1)
 

@@ -63,6 +63,19 @@ def evaluate_model(data: FaceImages, model: str, *, device: str = "auto", batch_
     return EvalResult(model, m, len(crops) / dt if dt > 0 else 0.0, len(crops), skipped)
 
 
+def measure_speed(model: str, *, device: str = "cpu", batch_size: int = 64, n: int = 2048, repeats: int = 3) -> float:
+    """Crops per second of a model on this device at ``batch_size`` (best of ``repeats``)."""
+    clf = EmotionClassifier(model, device=device, batch_size=batch_size)
+    s = clf.input_size
+    x = np.random.default_rng(0).integers(0, 255, (n, s, s, 3), dtype=np.uint8)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        clf.predict(x)
+        best = max(best, n / (time.perf_counter() - t0))
+    return best
+
+
 def save_confusion(result: EvalResult, out: Path, stem: str) -> tuple[Path, Path]:
     import matplotlib
 

@@ -8,9 +8,22 @@ from pathlib import Path
 from fervideo.classify import sha256_file
 
 
-def write_card(out: Path, summary: dict, *, command: str, train_source: str, val_source: str, extra: str = "") -> Path:
-    """Write ``README.md`` (the card) into a trained model directory."""
+def write_card(out: Path, summary: dict, *, command: str, train_source: str, val_source: str, extra: str = "",
+               crops_per_s: float | None = None) -> Path:
+    """Write ``README.md`` (the card) and ``card.json`` into a trained model directory.
+
+    ``crops_per_s`` is measured here (CPU, batch 64) when not given.
+    """
     out = Path(out)
+    if crops_per_s is None:
+        import os
+
+        from fervideo.evaluate import measure_speed
+
+        crops_per_s = measure_speed(str(out), device="cpu", batch_size=64)
+        cpu = f"{os.cpu_count()} CPU cores"
+    else:
+        cpu = "CPU"
     val = summary["val"]
     classes = summary["classes"]
     cfg = summary["config"]
@@ -41,6 +54,10 @@ Facial-expression classifier for `fervideo analyze --model {out}`.
 {command}
 ```
 
+## Speed
+
+{crops_per_s:.0f} face crops/s on this machine's CPU ({cpu}, batch 64, bf16 autocast, best of 3 over 2048 crops).
+
 ## Measured on the validation set (epoch {summary['best_epoch']})
 
 Accuracy **{val['accuracy']:.4f}**, macro-F1 **{val['macro_f1']:.4f}**.
@@ -66,5 +83,15 @@ Confusion matrix (rows true, columns predicted):
 - License: the weights are the project's own (MIT, like the code); FER-2013 is a research data set, check its terms for your use.
 """
     (out / "README.md").write_text(text)
-    (out / "card.json").write_text(json.dumps({"sha256": sha, "val": {"accuracy": val["accuracy"], "macro_f1": val["macro_f1"]}, "parameters": summary["parameters"], "classes": classes}, indent=2))
+    card = {
+        "sha256": sha,
+        "val": {"accuracy": val["accuracy"], "macro_f1": val["macro_f1"], "source": val_source},
+        "parameters": summary["parameters"],
+        "classes": classes,
+        "crops_per_s_cpu": round(crops_per_s, 1),
+        "license": "MIT (weights trained by the fervideo project)",
+        "source": f"trained with fervideo on {train_source}",
+        "command": command,
+    }
+    (out / "card.json").write_text(json.dumps(card, indent=2))
     return out / "README.md"

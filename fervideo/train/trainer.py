@@ -310,7 +310,8 @@ def _ema_warmup(decay: float):
 
 
 def _export(model, processor, out: Path, classes: list[str], m: Metrics, cfg: TrainConfig, history: list[dict]) -> None:
-    """Write the HF directory atomically enough: weights first, then the summary."""
+    """Write the HF directory: weights first, then the summary. A card of earlier weights is removed."""
+    (out / "card.json").unlink(missing_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
     best_epoch = history[-1]["epoch"]
