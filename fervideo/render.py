@@ -116,6 +116,8 @@ def render_video(
         stream.codec_context.time_base = Fraction(1, 90000)  # frames keep their own timestamps (VFR)
         stream.options = {"crf": str(crf), "preset": preset}
         stream.codec_context.thread_type = "AUTO"
+        audio = _audio_source(source_path)  # streams must all exist before the first packet
+        astream = out.add_stream_from_template(audio[1]) if audio is not None else None
         last_pts = -1
         for chunk in prefetch(src.chunks(0)):
             for ft, fr in zip(chunk.times, chunk.frames):
@@ -142,4 +144,42 @@ def render_video(
                 break
         for pkt in stream.encode():
             out.mux(pkt)
+        if audio is not None:
+            _copy_audio(audio, astream)
     return written
+
+
+MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
+
+
+def _audio_source(source_path: str | Path):
+    """(container, stream) of the source's first MP4-compatible audio stream, or None."""
+    import av
+
+    try:
+        src = av.open(str(source_path))
+    except av.error.FFmpegError:
+        return None
+    if not src.streams.audio or src.streams.audio[0].codec_context.name not in MP4_AUDIO:
+        if src.streams.audio:
+            log.info("audio codec %s cannot go into MP4; the annotated video has no sound", src.streams.audio[0].codec_context.name)
+        src.close()
+        return None
+    return src, src.streams.audio[0]
+
+
+def _copy_audio(audio, dst) -> None:
+    """Copy the audio packets unchanged, so the annotated video can be heard as well."""
+    import av
+
+    src, a = audio
+    try:
+        for pkt in src.demux(a):
+            if pkt.dts is None:
+                continue
+            pkt.stream = dst
+            dst.container.mux(pkt)
+    except av.error.FFmpegError as exc:
+        log.warning("audio not fully copied into the annotated video (%s)", exc)
+    finally:
+        src.close()

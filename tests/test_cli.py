@@ -213,3 +213,18 @@ def test_same_input_gives_identical_timelines(clips, tmp_path):
         fervideo.analyze([clips["face"]], tmp_path / str(i), render=False)
         tables.append(pq.read_table(tmp_path / str(i) / "face" / "timeline.parquet").replace_schema_metadata(None))
     assert tables[0].equals(tables[1])
+
+
+def test_annotated_video_keeps_the_sound(clips, tmp_path):
+    import imageio_ffmpeg
+
+    from fervideo.render import render_video
+    from fervideo.types import Faces
+
+    src = tmp_path / "talk.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(clips["face"]), "-f", "lavfi",
+                    "-i", "sine=frequency=440:duration=2", "-c:v", "copy", "-c:a", "aac", "-shortest", str(src)], check=True)
+    render_video(src, tmp_path / "ann.mp4", Faces.empty(7), list(CANONICAL[:7]))
+    with av.open(str(tmp_path / "ann.mp4")) as c:
+        kinds = [(s.type, s.codec_context.name) for s in c.streams]
+    assert ("audio", "aac") in kinds and ("video", "h264") in kinds
