@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHUNK_BYTES = 192 * 1024 * 1024
 MAX_PIXELS = 8192 * 8192  # refuse absurd header dimensions before allocating anything
+MIN_SIDE = 16
 IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif", "apng"}
 IMAGE_CODECS = {"png", "mjpeg", "bmp", "webp", "tiff", "gif", "apng"}
 
@@ -89,6 +90,13 @@ def _check_path(path: Path) -> None:
         raise VideoError(f"{path}: empty file (0 bytes)")
 
 
+def _check_size(path: Path, w: int, h: int) -> None:
+    if not w or not h or w * h > MAX_PIXELS:
+        raise VideoError(f"{path}: unsupported frame size {w}x{h} in the header")
+    if min(w, h) < MIN_SIDE:
+        raise VideoError(f"{path}: frames of {w}x{h} pixels are too small to show a face (minimum {MIN_SIDE} px)")
+
+
 def _quiet_ffmpeg() -> None:
     """FFmpeg's own log lines ("partial file", ...) would interleave with our one-line
     messages; the errors that matter surface as exceptions and in DecodeReport."""
@@ -146,9 +154,10 @@ class VideoSource:
         if n == 0:
             raise VideoError(f"{self.path}: the video stream has no frames")
         first = vr[0].asnumpy()
+        if first.ndim != 3 or first.shape[2] != 3:
+            raise RuntimeError(f"decord returned frames of shape {first.shape}")  # -> PyAV fallback
         h, w = first.shape[:2]
-        if h * w > MAX_PIXELS or h < 1 or w < 1:
-            raise VideoError(f"{self.path}: unsupported frame size {w}x{h}")
+        _check_size(self.path, w, h)
         ts = vr.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)
         vr.seek(0)
         self._vr = vr
@@ -175,8 +184,7 @@ class VideoSource:
             if container.format.name in IMAGE_FORMATS or stream.codec_context.name in IMAGE_CODECS and not stream.frames:
                 raise VideoError(f"{self.path}: is a still image ({stream.codec_context.name}), not a video")
             w, h = stream.codec_context.width, stream.codec_context.height
-            if not w or not h or w * h > MAX_PIXELS:
-                raise VideoError(f"{self.path}: unsupported frame size {w}x{h} in the header")
+            _check_size(self.path, w, h)
             first = None
             try:
                 first = next(container.decode(stream))

@@ -1,0 +1,67 @@
+"""Real-world variety: containers, pixel formats, sizes and frame rates (issue: reliability)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import av
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from fervideo.cli import app
+from fervideo.outputs import read_metadata
+
+runner = CliRunner()
+
+
+def _ffmpeg(*args: str) -> None:
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", *args], check=True)
+
+
+CASES = {
+    # name: (output file, ffmpeg args after the input, expect a face track)
+    "mkv": ("v.mkv", ["-c:v", "libx264"], True),
+    "mov": ("v.mov", ["-c:v", "libx264"], True),
+    "webm": ("v.webm", ["-c:v", "libvpx-vp9", "-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8"], True),
+    "avi_mjpeg": ("v.avi", ["-c:v", "mjpeg", "-q:v", "5"], True),
+    "yuv444": ("v444.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv444p"], True),
+    "10bit": ("v10.mkv", ["-c:v", "libx264", "-pix_fmt", "yuv420p10le"], True),
+    "odd_size": ("odd.mp4", ["-vf", "scale=321:241", "-c:v", "libx264", "-pix_fmt", "yuv444p"], True),
+    "fps1": ("slow.mp4", ["-r", "1", "-c:v", "libx264"], False),
+    "fps120": ("fast.mp4", ["-vf", "fps=120", "-c:v", "libx264"], True),
+}
+
+
+def test_tiny_frames_are_refused_with_a_reason(clips, tmp_path):
+    src = tmp_path / "tiny.mp4"
+    _ffmpeg("-i", str(clips["face"]), "-vf", "scale=2:2", "-c:v", "libx264", str(src))
+    r = runner.invoke(app, ["analyze", str(src), "--out", str(tmp_path / "out")])
+    assert r.exit_code == 1 and "too small" in r.output
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_container_and_format_variety(case, clips, tmp_path):
+    name, args, face = CASES[case]
+    src = tmp_path / name
+    _ffmpeg("-i", str(clips["face"]), *args, str(src))
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["analyze", str(src), "--out", str(out), "--fps", "0" if case == "fps1" else "10"])
+    assert r.exit_code == 0, r.output
+    stem = src.stem
+    tl = pq.read_table(out / stem / "timeline.parquet").to_pandas()
+    meta = read_metadata(out / stem / "timeline.parquet")
+    with av.open(str(src)) as c:
+        ref = [float(f.time) for f in c.decode(video=0)]
+    for fi, t in zip(tl.frame_index, tl.time_s):
+        assert t == pytest.approx(ref[fi], abs=2e-3)
+    if face:
+        assert tl.track_id.nunique() == 1, case
+    with av.open(str(out / stem / "annotated.mp4")) as c:
+        s = c.streams.video[0]
+        n = sum(1 for _ in c.decode(s))
+    assert n == len(ref)
+    assert meta["video"]["width"] >= 1
