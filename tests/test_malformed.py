@@ -1,0 +1,103 @@
+"""A corpus of malformed inputs: each fails alone with one line naming the file and the reason."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from fervideo.cli import app
+
+runner = CliRunner()
+
+
+def _ffmpeg(*args: str) -> None:
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def corpus(clips, tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    d = tmp_path_factory.mktemp("corpus")
+    data = clips["face"].read_bytes()
+    c: dict[str, tuple[Path, str]] = {}
+
+    def add(key: str, name: str, reason: str) -> Path:
+        p = d / name
+        c[key] = (p, reason)
+        return p
+
+    add("zero", "zero.mp4", "empty file").write_bytes(b"")
+    add("text", "text.mp4", "not a readable video").write_text("hello\n" * 200)
+    for pct in (10, 50, 90):  # moov atom at the end: nothing decodable
+        add(f"cut{pct}", f"cut{pct}.mp4", "not a readable video").write_bytes(data[: len(data) * pct // 100])
+    moov = data.find(b"moov")
+    add("nomoov", "nomoov.mp4", "not a readable video").write_bytes(data[: moov - 4])
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(add("audio", "audio_only.m4a", "no video stream")))
+    import cv2
+    import numpy as np
+
+    ok, buf = cv2.imencode(".jpg", np.full((64, 64, 3), 128, np.uint8))
+    add("image", "picture.jpg", "still image").write_bytes(buf.tobytes())
+    add("dir", "folder.mp4", "is a directory").mkdir()
+    loop = add("loop", "loop.mp4", "no such file")
+    os.symlink(loop, loop)  # a link to itself
+    add("missing", "missing.mp4", "no such file")
+    return c
+
+
+def test_each_malformed_input_fails_alone_with_its_reason(corpus, clips, tmp_path):
+    out = tmp_path / "out"
+    inputs = [p for p, _ in corpus.values()] + [clips["face"]]
+    r = runner.invoke(app, ["analyze", *map(str, inputs), "--out", str(out), "--no-render"])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output
+    lines = r.output.splitlines()
+    handled = 0
+    for key, (p, reason) in corpus.items():
+        mine = [ln for ln in lines if ln.startswith("failed") and p.name in ln]
+        assert len(mine) == 1, (key, r.output)
+        assert reason in mine[0], (key, mine[0])
+        handled += 1
+    assert handled == len(corpus)
+    fails = pq.read_table(out / "failures.parquet").to_pandas()
+    assert len(fails) == len(corpus)
+    assert (out / "face" / "timeline.parquet").exists()
+    assert sorted(x.name for x in out.iterdir()) == ["face", "failures.parquet", "study.parquet"]
+
+
+def test_spaces_and_non_ascii_in_paths(clips, tmp_path):
+    d = tmp_path / "Interviews Ünïcödé 日本"
+    d.mkdir()
+    src = d / "séance 1 (take 2).mp4"
+    src.write_bytes(clips["face"].read_bytes())
+    out = tmp_path / "out dir é"
+    r = runner.invoke(app, ["analyze", str(src), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (out / "séance 1 (take 2)" / "annotated.mp4").exists()
+
+
+def test_single_frame_video_is_analysed(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "samples"))
+    import make_samples
+
+    src = tmp_path / "one.mp4"
+    make_samples.write_clip(src, make_samples.moving_face(0.04, fps=25.0, size=(320, 240)))
+    r = runner.invoke(app, ["analyze", str(src), "--out", str(tmp_path / "o"), "--min-track", "0"])
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_file(clips, tmp_path):
+    p = tmp_path / "locked.mp4"
+    p.write_bytes(clips["face"].read_bytes())
+    p.chmod(0)
+    r = runner.invoke(app, ["analyze", str(p), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "permission denied" in r.output
