@@ -56,6 +56,7 @@ def _session(device: str, threads: int | None, runtime: str = "auto"):
     so.log_severity_level = 3
     so.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.enable_mem_pattern = False  # batch sizes vary; per-shape memory plans would pile up
     return ort.InferenceSession(model.SerializeToString(), sess_options=so, providers=ort_providers(device))
 
 
@@ -83,7 +84,14 @@ class CenterFaceDetector:
         s = self.size / max(h, w)
         return max(32, int(np.ceil(h * s / 32) * 32)), max(32, int(np.ceil(w * s / 32) * 32))
 
+    #: Frames per network call. Throughput barely rises past 16 on a CPU, while onnxruntime's
+    #: activation memory grows linearly with the batch (about 270 MB at 16 x 320x192).
+    max_batch = 16
+
     def detect(self, frames: np.ndarray, times: list[FrameTime]) -> Faces:
+        if len(frames) > self.max_batch:
+            return Faces.concat([self.detect(frames[i : i + self.max_batch], times[i : i + self.max_batch])
+                                 for i in range(0, len(frames), self.max_batch)])
         if len(frames) == 0:
             return Faces.empty()
         b, h, w = frames.shape[:3]
