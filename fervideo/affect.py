@@ -31,30 +31,26 @@ def valence(probs: np.ndarray, labels: list[str]) -> np.ndarray:
 
 def find_peaks(timeline: pd.DataFrame, labels: list[str], threshold: float = 0.5, max_gap: float = 1.0,
                skip: tuple[str, ...] = ("neutral",)) -> pd.DataFrame:
-    """Peaks of every non-neutral emotion of every track, from a timeline table."""
+    """Peaks of every non-neutral emotion of every track, from a timeline table (vectorised)."""
     rows = []
     for tid, g in timeline.groupby("track_id", sort=True):
         g = g.sort_values("time_s")
         t = g["time_s"].to_numpy()
         fi = g["frame_index"].to_numpy()
         video = str(g["video"].iloc[0])
-        gap_break = np.concatenate([[False], np.diff(t) > max_gap])
+        gap_after = np.concatenate([np.diff(t) > max_gap, [True]])  # a stretch cannot cross a gap
         for c in labels:
             if c in skip:
                 continue
             v = g[f"smooth_{c}"].to_numpy()
             above = v >= threshold
-            start = None
-            for i in range(len(v) + 1):
-                on = i < len(v) and above[i] and not (start is not None and gap_break[i])
-                if on and start is None:
-                    start = i
-                elif not on and start is not None:
-                    seg = slice(start, i)
-                    k = start + int(np.argmax(v[seg]))
-                    rows.append({"video": video, "track_id": int(tid), "emotion": c, "time_s": float(t[k]),
-                                 "frame_index": int(fi[k]), "value": float(v[k]), "start_s": float(t[start]),
-                                 "end_s": float(t[i - 1]), "duration_s": float(t[i - 1] - t[start])})
-                    start = i if (i < len(v) and above[i]) else None
+            if not above.any():
+                continue
+            prev_on = np.concatenate([[False], above[:-1] & ~gap_after[:-1]])
+            starts = np.flatnonzero(above & ~prev_on)
+            ends = np.flatnonzero(above & (gap_after | ~np.concatenate([above[1:], [False]])))
+            for a, b in zip(starts, ends):
+                k = a + int(np.argmax(v[a : b + 1]))
+                rows.append((video, int(tid), c, float(t[k]), int(fi[k]), float(v[k]), float(t[a]), float(t[b]), float(t[b] - t[a])))
     df = pd.DataFrame(rows, columns=PEAK_COLUMNS)
     return df.sort_values(["track_id", "emotion", "value"], ascending=[True, True, False], kind="stable").reset_index(drop=True)

@@ -86,3 +86,15 @@ def test_report_has_every_section_and_no_external_resources(study):
     imgs = re.findall(r"data:image/(?:png|jpeg);base64,([A-Za-z0-9+/=]+)", html)
     assert len(imgs) >= 5
     base64.b64decode(imgs[0], validate=True)
+
+
+def test_peaks_do_not_cross_gaps_and_split_stretches():
+    t = np.concatenate([np.arange(10) * 0.1, 5 + np.arange(10) * 0.1])
+    happy = np.full(20, 0.9)
+    happy[4] = 0.2  # splits the first stretch
+    df = pd.DataFrame({"video": "v.mp4", "track_id": 3, "time_s": t, "frame_index": np.arange(20)})
+    for c in LABELS:
+        df[f"smooth_{c}"] = happy if c == "happy" else (1 - happy) / 6
+    pk = find_peaks(df, LABELS, threshold=0.5, max_gap=1.0).sort_values("start_s")
+    assert pk.start_s.round(2).tolist() == [0.0, 0.5, 5.0]
+    assert pk.end_s.round(2).tolist() == [0.3, 0.9, 5.9]
