@@ -120,7 +120,8 @@ class _Single:
             raise hub_error(ref, exc) from exc
         except Exception as exc:  # noqa: BLE001 - corrupt safetensors, bad config...
             raise ModelError(f"model {ref!r} cannot be loaded: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from exc
-        self.model = model.eval().to(device)
+        # Weights may be stored in fp16 to keep the repository small; compute in fp32 (+ autocast).
+        self.model = model.float().eval().to(device)
         self.device = device
         mean = np.asarray(getattr(processor, "image_mean", None) or [0.5, 0.5, 0.5], np.float32)
         std = np.asarray(getattr(processor, "image_std", None) or [0.5, 0.5, 0.5], np.float32)

@@ -71,7 +71,7 @@ Confusion matrix (rows true, columns predicted):
 {cm_head}
 {cm_rows}
 
-## Training history (epochs up to the selected one)
+## Training history
 
 | epoch | train loss | val accuracy | val macro-F1 | seconds |
 |---|---|---|---|---|
