@@ -98,3 +98,29 @@ def test_peaks_do_not_cross_gaps_and_split_stretches():
     pk = find_peaks(df, LABELS, threshold=0.5, max_gap=1.0).sort_values("start_s")
     assert pk.start_s.round(2).tolist() == [0.0, 0.5, 5.0]
     assert pk.end_s.round(2).tolist() == [0.3, 0.9, 5.9]
+
+
+def chromium_console(html_path) -> tuple[str, str]:
+    """Load a page in headless Chromium; returns (DOM after scripts ran, console/log output)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    with tempfile.TemporaryDirectory() as prof:
+        p = subprocess.run(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={prof}", "--enable-logging=stderr", "--v=0",
+             "--virtual-time-budget=3000", "--dump-dom", html_path.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120,
+        )
+    return p.stdout, p.stderr
+
+
+@pytest.mark.skipif(not __import__("shutil").which("chromium"), reason="Chromium is not installed here")
+def test_report_opens_in_headless_chromium_without_console_errors(study):
+    runner.invoke(app, ["report", str(study)])
+    dom, log = chromium_console(study / "report.html")
+    assert "Study overview" in dom and "Tracks by emotion" in dom
+    console = [ln for ln in log.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert not console, console
