@@ -208,7 +208,7 @@ def _study_figures(tracks: pd.DataFrame, labels: list[str]) -> str:
     # share of time per emotion per video (weighted by track duration)
     w = tracks.frames.clip(lower=1)
     share = tracks[[f"share_{c}" for c in labels]].mul(w, axis=0).groupby(tracks.video).sum()
-    share = share.div(share.sum(1), axis=0).fillna(0)
+    share = share.div(share.sum(axis=1), axis=0).fillna(0)
     with plt.rc_context(FONT):
         fig, ax = plt.subplots(figsize=(8, 0.4 * len(share) + 1.2))
         left = np.zeros(len(share))
