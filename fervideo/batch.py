@@ -239,23 +239,23 @@ def _one(path: Path, final: Path, opts: AnalyzeOptions, models: _Models, prog: P
     _remove_stale(final)
     t0 = time.perf_counter()
     try:
-        if is_finished(final, opts.render) and not opts.overwrite:  # finished while we waited
+        if is_finished(final, opts.render) and not opts.overwrite:  # finished by another run meanwhile
             res.status, res.reason = "skipped", "already analysed (use --overwrite to redo)"
-            return res
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        _analyze_into(path, tmp, opts, models, prog, res)
-        if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}"
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, final)
-        res.status = "done"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            _analyze_into(path, tmp, opts, models, prog, res)
+            if final.exists():
+                old = final.parent / f".{final.name}.old-{os.getpid()}"
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+            res.status = "done"
     except FervideoError as exc:
         res.reason = str(exc)
-        if isinstance(exc, VideoError) is False:
+        if not isinstance(exc, VideoError):
             log.debug("failure", exc_info=True)
     except (KeyboardInterrupt, SystemExit):
         shutil.rmtree(tmp, ignore_errors=True)
@@ -266,7 +266,7 @@ def _one(path: Path, final: Path, opts: AnalyzeOptions, models: _Models, prog: P
         log.debug("unexpected failure on %s", path, exc_info=True)
         res.reason = f"{path}: {type(exc).__name__}: {exc}"
     finally:
-        if res.status != "done":
+        if res.status not in ("done", "skipped"):
             shutil.rmtree(tmp, ignore_errors=True)
         lock.release()
         try:
@@ -290,7 +290,8 @@ def _pid_alive(pid: int) -> bool:
 
 def _remove_stale(final: Path) -> None:
     """Temporary folders of runs that were killed (SIGKILL, power loss) are removed on the next run."""
-    for p in final.parent.glob(f".{final.name}.partial-*"):
+    stale = [*final.parent.glob(f".{final.name}.partial-*"), *final.parent.glob(f".{final.name}.old-*")]
+    for p in stale:
         pid = p.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             shutil.rmtree(p, ignore_errors=True)
