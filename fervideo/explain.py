@@ -65,13 +65,13 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor, target: int) -> np.ndarray
     try:
         with torch.enable_grad():
             x = x.clone().requires_grad_(True)
-            logits = model(pixel_values=x).logits
+            logits = model(pixel_values=x).logits.float()
             model.zero_grad(set_to_none=True)
             logits[0, target].backward()
     finally:
         h1.remove()
         h2.remove()
-    a, g = store["a"][0], store["g"][0]
+    a, g = store["a"][0].float(), store["g"][0].float()
     cam = torch.relu((g.mean((1, 2), keepdim=True) * a).sum(0)).detach().cpu().numpy()
     return cam
 
@@ -83,7 +83,7 @@ def explain_crop(clf: EmotionClassifier, crop: np.ndarray) -> Explanation:
     s = member.info.input_size
     x = cv2.resize(crop, (s, s)) if crop.shape[0] != s else crop
     t = torch.from_numpy(np.ascontiguousarray(x)).to(member.device).permute(2, 0, 1)[None].float()
-    t = (t - member.mean) / member.std
+    t = ((t - member.mean) / member.std).to(member.input_dtype)
     with torch.no_grad():
         out = model(pixel_values=t, output_attentions=True)
     probs = out.logits.float().softmax(-1)[0].cpu().numpy()
