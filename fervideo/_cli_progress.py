@@ -60,13 +60,13 @@ def run_analyze(videos: list[Path], out: Path, opts: AnalyzeOptions, console: Co
 
 def _summary(result: BatchResult, console: Console) -> None:
     table = Table(title=f"fervideo: {result.out_dir}")
-    for c in ("video", "status", "tracks", "frames", "frames/s", "note"):
-        table.add_column(c, justify="right" if c in ("tracks", "frames", "frames/s") else "left")
+    for c in ("video", "status", "tracks", "frames", "frames/s", "realtime", "note"):
+        table.add_column(c, justify="right" if c in ("tracks", "frames", "frames/s", "realtime") else "left")
     for r in result.videos:
         status = {"done": "[green]done[/green]", "failed": "[red]failed[/red]"}.get(r.status, r.status)
         table.add_row(Path(r.path).name, status, str(r.tracks) if r.status == "done" else "",
                       str(r.frames) if r.status == "done" else "", f"{r.fps:.1f}" if r.status == "done" else "",
-                      r.reason[:80])
+                      f"x{r.duration_s / r.seconds:.2f}" if r.status == "done" and r.seconds > 0 else "", r.reason[:80])
     console.print(table)
     n_fail = len(result.failed)
     if n_fail:
