@@ -10,6 +10,8 @@ then times ``fervideo report`` on it and prints the HTML size.
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,6 +73,15 @@ def main() -> None:
         rows = a.videos * a.tracks * int(a.hours * 3600 * a.fps)
         print(f"study: {a.videos} videos x {a.hours:g} h, {a.tracks} tracks each, {rows:,} timeline rows (generated in {gen:.0f} s)")
         print(f"report.html: {path.stat().st_size / 1e6:.1f} MB, built in {dt:.0f} s")
+        exe = shutil.which("chromium") or shutil.which("chromium-browser")
+        if exe:
+            with tempfile.TemporaryDirectory() as prof:
+                t0 = time.perf_counter()
+                p = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                                    f"--user-data-dir={prof}", "--dump-dom", path.as_uri()], capture_output=True, text=True)
+                load = time.perf_counter() - t0
+            print(f"headless Chromium: loaded and dumped the DOM in {load:.1f} s ({len(p.stdout) / 1e6:.1f} MB DOM)")
 
 
 if __name__ == "__main__":
