@@ -8,6 +8,7 @@ matrix. Frames are RGB uint8 in the displayed orientation. A chunk never holds m
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterator
@@ -97,6 +98,23 @@ def _check_size(path: Path, w: int, h: int) -> None:
         raise VideoError(f"{path}: frames of {w}x{h} pixels are too small to show a face (minimum {MIN_SIDE} px)")
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence C-level writes to stderr (file descriptor 2) for the duration."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _quiet_ffmpeg() -> None:
     """FFmpeg's own log lines ("partial file", ...) would interleave with our one-line
     messages; the errors that matter surface as exceptions and in DecodeReport."""
@@ -149,7 +167,8 @@ class VideoSource:
     def _open_decord(self) -> None:
         import decord
 
-        vr = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=max(1, min(2, os.cpu_count() or 1)))
+        with _quiet_stderr():  # decord logs its own open errors to stderr; ours are one line
+            vr = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=max(1, min(2, os.cpu_count() or 1)))
         n = len(vr)
         if n == 0:
             raise VideoError(f"{self.path}: the video stream has no frames")

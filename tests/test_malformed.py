@@ -48,6 +48,9 @@ def corpus(clips, tmp_path_factory) -> dict[str, tuple[Path, str]]:
     loop = add("loop", "loop.mp4", "no such file")
     os.symlink(loop, loop)  # a link to itself
     add("missing", "missing.mp4", "no such file")
+    for key, dims in (("absurd", "W100000 H100000"), ("zerodims", "W0 H0")):  # sizes only the header states
+        p = add(key, f"{key}.y4m", "Picture size")
+        p.write_bytes(f"YUV4MPEG2 {dims} F25:1 Ip A1:1 C420jpeg\nFRAME\n".encode() + bytes(1000))
     return c
 
 
