@@ -40,18 +40,13 @@ class OnnxGraphModule(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         env: dict[str, torch.Tensor] = {self.input_name: x}
         for op, ins, outs, at in self.nodes:
-            if op == "Conv":
+            if op in ("Conv", "ConvTranspose"):
+                conv = F.conv2d if op == "Conv" else F.conv_transpose2d
                 w = self._t(env, ins[1]).to(x.dtype)
                 b = self._t(env, ins[2]).to(x.dtype) if len(ins) > 2 else None
                 p = at.get("pads", [0, 0, 0, 0])
-                y = F.conv2d(self._t(env, ins[0]), w, b, stride=at.get("strides", [1, 1]), padding=(p[0], p[1]),
-                             dilation=at.get("dilations", [1, 1]), groups=at.get("group", 1))
-            elif op == "ConvTranspose":
-                w = self._t(env, ins[1]).to(x.dtype)
-                b = self._t(env, ins[2]).to(x.dtype) if len(ins) > 2 else None
-                p = at.get("pads", [0, 0, 0, 0])
-                y = F.conv_transpose2d(self._t(env, ins[0]), w, b, stride=at.get("strides", [1, 1]), padding=(p[0], p[1]),
-                                       dilation=at.get("dilations", [1, 1]), groups=at.get("group", 1))
+                y = conv(self._t(env, ins[0]), w, b, stride=at.get("strides", [1, 1]), padding=(p[0], p[1]),
+                         dilation=at.get("dilations", [1, 1]), groups=at.get("group", 1))
             elif op == "BatchNormalization":
                 s, bb, m, v = (self._t(env, n).to(x.dtype) for n in ins[1:5])
                 y = F.batch_norm(self._t(env, ins[0]), m, v, s, bb, training=False, eps=at.get("epsilon", 1e-5))
