@@ -308,6 +308,7 @@ def _analyze_into(path: Path, tmp: Path, opts: AnalyzeOptions, models: _Models, 
     prog.video_start(path, est, "analyse")
     reid = models.reid() if opts.reid else None
     loop = run_frame_loop(src, models.detector, models.classifier, opts, times, on_frames=prog.frames, reid=reid)
+    src.close()  # release decord's reader and its buffers before the render pass
     if loop.frames_analysed == 0:
         raise VideoError(f"{path}: no decodable video frames")
     clf = models.classifier

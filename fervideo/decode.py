@@ -22,7 +22,7 @@ from fervideo.types import FrameTime, VideoInfo
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_CHUNK_BYTES = 192 * 1024 * 1024
+DEFAULT_MAX_CHUNK_BYTES = 64 * 1024 * 1024  # ~23 frames of 720p, 64 of 596x336
 MAX_PIXELS = 8192 * 8192  # refuse absurd header dimensions before allocating anything
 MIN_SIDE = 16
 IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif", "apng"}
