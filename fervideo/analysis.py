@@ -172,7 +172,6 @@ def run_frame_loop(
     opts: AnalyzeOptions,
     times: StageTimes,
     on_frames: Callable[[int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
     reid=None,
 ) -> FrameLoopResult:
     tracker = FaceTracker(lost_seconds=opts.track_buffer)
@@ -244,8 +243,6 @@ def run_frame_loop(
         n_frames += len(chunk.times)
         if on_frames:
             on_frames(len(chunk.times))
-        if should_stop and should_stop():
-            break
         t_dec = time.perf_counter()
     if last is not None:
         sink.add(*last)

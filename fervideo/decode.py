@@ -318,6 +318,29 @@ class VideoSource:
         if self.report.complete and expected and i + 1 < expected * 0.98 - 1:
             self._mark_incomplete(f"the file ends after frame {i} of {expected} (truncated?)")
 
+    def frames_at(self, times: list[float]) -> list[np.ndarray | None]:
+        """Frames nearest to each time in seconds (None where unreadable): one seek per time
+        with decord, a single pass with PyAV."""
+        out: list[np.ndarray | None] = [None] * len(times)
+        if self._vr is not None:
+            for k, t in enumerate(times):
+                i = int(np.clip(np.searchsorted(self._times, t), 0, len(self._times) - 1))
+                try:
+                    out[k] = self._vr[i].asnumpy()
+                except Exception:  # noqa: BLE001 - corrupt data at that point
+                    out[k] = None
+            return out
+        order = np.argsort(times)
+        j = 0
+        for chunk in self.chunks(0):
+            for ft, fr in zip(chunk.times, chunk.frames):
+                while j < len(order) and ft.seconds >= times[order[j]] - 1e-6:
+                    out[order[j]] = fr
+                    j += 1
+            if j >= len(order):
+                break
+        return out
+
     def close(self) -> None:
         self._vr = None
 

@@ -95,7 +95,6 @@ def render_video(
     crf: int = 23,
     preset: str = "superfast",
     on_frames: Callable[[int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
 ) -> int:
     """Write ``out_path`` (H.264 MP4); returns the number of frames written."""
     import av
@@ -142,8 +141,6 @@ def render_video(
                 written += 1
             if on_frames:
                 on_frames(len(chunk.times))
-            if should_stop and should_stop():
-                break
         for pkt in stream.encode():
             out.mux(pkt)
         if audio is not None:

@@ -89,58 +89,37 @@ def _table(df: pd.DataFrame, cls: str = "sortable", fmt: dict | None = None) -> 
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def _frames_at(video: Path, times: list[float], height: int | None = 144) -> list[np.ndarray | None]:
-    """Frames nearest to ``times``, scaled to ``height`` (None: full size); None where unreadable."""
-    import cv2
-
+def _frames_at(video: Path, times: list[float]) -> tuple[list[np.ndarray | None], object | None]:
+    """Full-size frames nearest to ``times`` and the video's info, from one opening of the file."""
     from fervideo.decode import VideoSource
 
-    out: list[np.ndarray | None] = [None] * len(times)
     if not video.exists() or not times:
-        return out
+        return [None] * len(times), None
     try:
         src = VideoSource(video)
-        if src._vr is not None:  # random access: one seek per thumbnail, not a full decode
-            ts = src._times
-            for k, t in enumerate(times):
-                i = int(np.clip(np.searchsorted(ts, t), 0, len(ts) - 1))
-                out[k] = src._vr[i].asnumpy()
-        else:
-            order = np.argsort(times)
-            j = 0
-            for chunk in src.chunks(0):
-                for ft, fr in zip(chunk.times, chunk.frames):
-                    while j < len(order) and ft.seconds >= times[order[j]] - 1e-6:
-                        out[order[j]] = fr
-                        j += 1
-                if j >= len(order):
-                    break
+        return src.frames_at(times), src.info
     except FervideoError as exc:
         log.warning("thumbnails of %s: %s", video, exc)
-        return out
-    res = []
-    for f in out:
-        if f is None or height is None:
-            res.append(f)
-            continue
-        s = height / f.shape[0]
-        res.append(cv2.resize(f, (max(1, int(f.shape[1] * s)), height), interpolation=cv2.INTER_AREA))
-    return res
+        return [None] * len(times), None
 
 
-def _face_thumb(video: Path, row: pd.Series) -> str:
-    fr = _frames_at(video, [float(row.time_s)], height=None)[0] if video.exists() else None
-    if fr is None:
+def _scaled(f: np.ndarray, height: int = 144) -> np.ndarray:
+    import cv2
+
+    s = height / f.shape[0]
+    return cv2.resize(f, (max(1, int(f.shape[1] * s)), height), interpolation=cv2.INTER_AREA)
+
+
+def _face_thumb(frame: np.ndarray | None, info, row: pd.Series) -> str:
+    """A 96x96 crop of the face in ``row`` (box in the video's pixels) from its frame."""
+    if frame is None or info is None:
         return ""
     import cv2
 
-    from fervideo.decode import VideoSource
-
-    info = VideoSource(video).info
-    sx, sy = fr.shape[1] / info.width, fr.shape[0] / info.height
+    sx, sy = frame.shape[1] / info.width, frame.shape[0] / info.height
     x1, y1, x2, y2 = row.x1 * sx, row.y1 * sy, row.x2 * sx, row.y2 * sy
     m = 0.15 * (x2 - x1)
-    crop = fr[max(0, int(y1 - m)):int(y2 + m), max(0, int(x1 - m)):int(x2 + m)]
+    crop = frame[max(0, int(y1 - m)):int(y2 + m), max(0, int(x1 - m)):int(x2 + m)]
     if crop.size == 0:
         return ""
     return _jpeg(cv2.resize(crop, (96, 96), interpolation=cv2.INTER_AREA), 80)
@@ -256,12 +235,15 @@ def _video_section(d: Path, meta: dict, max_points: int, thumbs: int, labels_of,
     if not meta.get("complete", True):
         out.append(f"<p class='fail'>Decoding stopped early: {_e(meta.get('decode_error'))}</p>")
     times = [dur * (i + 0.5) / thumbs for i in range(thumbs)] if dur > 0 else []
-    strip = [_jpeg(f) for f in _frames_at(src, times) if f is not None]
+    tids = sorted(tl.track_id.unique())
+    best_rows = [tl[tl.track_id == t].loc[lambda g: g.det_score.idxmax()] for t in tids]
+    # one opening of the video for the strip and every track's face
+    frames, info = _frames_at(src, times + [float(b.time_s) for b in best_rows])
+    strip = [_jpeg(_scaled(f)) for f in frames[: len(times)] if f is not None]
     out.append("<div class='strip'>" + "".join(f"<img loading='lazy' src='{s}'>" for s in strip) + "</div>")
-    for tid in sorted(tl.track_id.unique()):
+    for k, tid in enumerate(tids):
         g = tl[tl.track_id == tid]
-        best = g.loc[g.det_score.idxmax()]
-        face = _face_thumb(src, best)
+        face = _face_thumb(frames[len(times) + k], info, best_rows[k])
         fig = track_figure(tl, int(tid), pk, title=f"track {tid}", width=7.5, height=2.8, max_points=max_points)
         chart = _png(fig)
         peaks_html = ""
