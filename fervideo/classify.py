@@ -144,6 +144,8 @@ class _Single:
         size = size or getattr(processor, "size", None) or {}
         side = size.get("height") or size.get("shortest_edge") or getattr(config, "image_size", 224)
         self.info = ModelInfo(ref=ref, path=src, labels=labels, input_size=int(side), sha256=sha)
+        # FerViT converts colour itself; other 1-channel models get luminance here.
+        self.gray = getattr(config, "num_channels", 3) == 1 and config.model_type != "fervit"
         self.input_dtype = torch.float32
         self.autocast = None
         if device.type == "cuda" and dtype != "fp32":
@@ -178,10 +180,17 @@ class _Single:
                 )
         return sha
 
+    def prepare(self, crops: np.ndarray) -> torch.Tensor:
+        """(N, S, S, 3) uint8 RGB crops -> the model's normalised input on its device."""
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float()
+        x = (x - self.mean) / self.std
+        if self.gray and x.shape[1] == 3:  # a model trained on grayscale faces (e.g. a 1-channel ResNet)
+            x = x[:, 0:1] * 0.299 + x[:, 1:2] * 0.587 + x[:, 2:3] * 0.114
+        return x.to(self.input_dtype)
+
     @torch.no_grad()
     def __call__(self, crops: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float()
-        x = ((x - self.mean) / self.std).to(self.input_dtype)
+        x = self.prepare(crops)
         if self.autocast is not None:
             with torch.autocast(self.device.type, self.autocast):
                 logits = self.model(pixel_values=x).logits

@@ -92,7 +92,9 @@ def train(
     data: Annotated[Path, typer.Argument(help="Training data: class-folder tree, FER-2013 .csv or .parquet")],
     val: Annotated[Path, typer.Option(help="Validation data (same layouts); selects the best epoch")],
     out: Annotated[Path, typer.Option(help="Output model directory (Hugging Face format)")],
-    init: Annotated[str | None, typer.Option(help="Fine-tune this HF checkpoint (local dir or hub id) instead of a new FerViT")] = None,
+    init: Annotated[str | None, typer.Option(help="Fine-tune this HF checkpoint (local dir or hub id) instead of a new model")] = None,
+    arch: Annotated[str, typer.Option(help="New model's architecture: fervit (the project's ViT) or resnet (HF ResNet: "
+                                           "--stem = stage widths, --layers = blocks per stage), for comparisons")] = "fervit",
     epochs: int = 40,
     batch_size: int = 128,
     lr: float = 2e-3,
@@ -130,7 +132,7 @@ def train(
     cfg = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
         class_weights=class_weights, patience=patience, seed=seed, device=device, bf16=bf16, threads=threads,
-        init=init, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
+        init=init, arch=arch, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
         stem_channels=[int(c) for c in stem.split(",")], augment=AugmentConfig(mixup_alpha=mixup, cutmix_alpha=cutmix),
         max_steps_per_epoch=max_steps_per_epoch,
     )

@@ -64,7 +64,7 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor, target: int) -> np.ndarray
     h2 = layer.register_full_backward_hook(lambda m, gi, go: store.__setitem__("g", go[0]))
     try:
         with torch.enable_grad():
-            x = x.clone().requires_grad_(True)
+            x = x.contiguous().clone().requires_grad_(True)  # oneDNN bf16 backward crashes on channels-last input
             logits = model(pixel_values=x).logits.float()
             model.zero_grad(set_to_none=True)
             logits[0, target].backward()
@@ -82,10 +82,12 @@ def explain_crop(clf: EmotionClassifier, crop: np.ndarray) -> Explanation:
     model = member.model
     s = member.info.input_size
     x = cv2.resize(crop, (s, s)) if crop.shape[0] != s else crop
-    t = torch.from_numpy(np.ascontiguousarray(x)).to(member.device).permute(2, 0, 1)[None].float()
-    t = ((t - member.mean) / member.std).to(member.input_dtype)
+    t = member.prepare(x[None])
     with torch.no_grad():
-        out = model(pixel_values=t, output_attentions=True)
+        try:
+            out = model(pixel_values=t, output_attentions=True)
+        except TypeError:  # convolutional models take no output_attentions
+            out = model(pixel_values=t)
     probs = out.logits.float().softmax(-1)[0].cpu().numpy()
     k = int(probs.argmax())
     atts = getattr(out, "attentions", None)

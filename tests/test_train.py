@@ -118,3 +118,33 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert a["epoch"] == b["epoch"] == 2
     assert a["history"][-1]["train_loss"] == pytest.approx(b["history"][-1]["train_loss"], rel=1e-4)
     assert full["best_epoch"] >= 1
+
+
+def test_resnet_comparison_arch_trains_loads_and_explains(tmp_path):
+    """The convolutional comparison model goes through the same train -> analyze -> explain path."""
+    from fervideo.classify import EmotionClassifier
+    from fervideo.explain import explain_crop
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    imgs, y = _images(256)
+    tr = FaceImages(imgs, y, ["happy", "sad"], "synthetic")
+    va_imgs, va_y = _images(64, seed=1)
+    va = FaceImages(va_imgs, va_y, ["happy", "sad"], "synthetic-val")
+    cfg = TrainConfig(arch="resnet", epochs=3, batch_size=32, lr=2e-3, num_hidden_layers=1, stem_channels=[8, 16],
+                      warmup_epochs=0.5, device="cpu", seed=0)
+    summary = train(tr, va, tmp_path / "r", cfg)
+    assert summary["history"][-1]["val_accuracy"] > 0.9
+    clf = EmotionClassifier(str(tmp_path / "r"), device="cpu")
+    assert clf.members[0].model.config.model_type == "resnet"
+    crops = np.repeat(va_imgs[:8, :, :, None], 3, axis=3)  # colour crops, as analyze passes them
+    assert (clf.predict(crops).argmax(1) == va_y[:8]).mean() >= 0.75
+    ex = explain_crop(clf, crops[0])
+    assert ex.method == "Grad-CAM" and ex.heat.shape == (48, 48)
+
+
+def test_unknown_arch_lists_the_valid_ones():
+    from fervideo.train.trainer import TrainConfig, build_model
+
+    with pytest.raises(ValueError, match="fervit, resnet"):
+        build_model(["happy", "sad"], TrainConfig(arch="vgg"))

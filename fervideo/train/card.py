@@ -27,7 +27,13 @@ def write_card(out: Path, summary: dict, *, command: str, train_source: str, val
     val = summary["val"]
     classes = summary["classes"]
     cfg = summary["config"]
-    arch = "FerViT (conv stem + transformer encoder)" if not cfg.get("init") else f"fine-tuned from `{cfg['init']}`"
+    if cfg.get("init"):
+        arch = f"fine-tuned from `{cfg['init']}`"
+    elif cfg.get("arch") == "resnet":
+        arch = (f"ResNet (Hugging Face `ResNetForImageClassification`, basic blocks, stage widths {cfg['stem_channels']}, "
+                f"{cfg['num_hidden_layers']} blocks per stage)")
+    else:
+        arch = "FerViT (conv stem + transformer encoder)"
     rows = "\n".join(
         f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
         for c, v in val["per_class"].items()

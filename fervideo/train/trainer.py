@@ -48,7 +48,8 @@ class TrainConfig:
     device: str = "auto"
     bf16: bool = True
     threads: int | None = None
-    init: str | None = None  # HF checkpoint to fine-tune; None = FerViT from scratch
+    init: str | None = None  # HF checkpoint to fine-tune; None = a new model of ``arch``
+    arch: str = "fervit"  # from scratch: "fervit" (the project's ViT) or "resnet" (HF ResNet, for comparison)
     image_size: int = 48
     hidden_size: int = 192
     num_hidden_layers: int = 4
@@ -56,6 +57,9 @@ class TrainConfig:
     stem_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     max_steps_per_epoch: int | None = None  # for smoke tests
+
+
+ARCHS = ("fervit", "resnet")
 
 
 @dataclass
@@ -76,13 +80,49 @@ def _processor_stats(processor) -> tuple[float, float, int]:
 
 
 def build_model(classes: list[str], cfg: TrainConfig):
-    """A new FerViT, or a HF checkpoint with a fresh head for ``classes``."""
-    from transformers import AutoImageProcessor, AutoModelForImageClassification, ViTImageProcessor
+    """A new FerViT (or HF ResNet), or a HF checkpoint with a fresh head for ``classes``.
+
+    The ResNet exists so that the ViT can be compared with a convolutional network trained by the
+    same recipe on the same data: its stages take their widths from ``stem_channels`` and
+    ``num_hidden_layers`` basic blocks each.
+    """
+    from transformers import (
+        AutoImageProcessor,
+        AutoModelForImageClassification,
+        ResNetConfig,
+        ResNetForImageClassification,
+        ViTImageProcessor,
+    )
 
     from fervideo.models import FerViTConfig, FerViTForImageClassification
 
     id2label = {i: c for i, c in enumerate(classes)}
     label2id = {c: i for i, c in id2label.items()}
+    if cfg.init is None and cfg.arch not in ARCHS:
+        raise ValueError(f"unknown architecture {cfg.arch!r}; valid: {', '.join(ARCHS)}")
+    if cfg.init is None:
+        processor = ViTImageProcessor(
+            do_resize=True,
+            size={"height": cfg.image_size, "width": cfg.image_size},
+            do_rescale=True,
+            do_normalize=True,
+            image_mean=[0.5, 0.5, 0.5],
+            image_std=[0.5, 0.5, 0.5],
+        )
+    if cfg.init is None and cfg.arch == "resnet":
+        rconfig = ResNetConfig(
+            num_channels=1,
+            embedding_size=cfg.stem_channels[0],
+            hidden_sizes=list(cfg.stem_channels),
+            depths=[cfg.num_hidden_layers] * len(cfg.stem_channels),
+            layer_type="basic",
+            downsample_in_first_stage=False,
+            image_size=cfg.image_size,
+            num_labels=len(classes),
+            id2label=id2label,
+            label2id=label2id,
+        )
+        return ResNetForImageClassification(rconfig), processor
     if cfg.init is None:
         config = FerViTConfig(
             image_size=cfg.image_size,
@@ -94,16 +134,7 @@ def build_model(classes: list[str], cfg: TrainConfig):
             id2label=id2label,
             label2id=label2id,
         )
-        model = FerViTForImageClassification(config)
-        processor = ViTImageProcessor(
-            do_resize=True,
-            size={"height": cfg.image_size, "width": cfg.image_size},
-            do_rescale=True,
-            do_normalize=True,
-            image_mean=[0.5, 0.5, 0.5],
-            image_std=[0.5, 0.5, 0.5],
-        )
-        return model, processor
+        return FerViTForImageClassification(config), processor
     from fervideo.classify import hub_error
 
     try:
