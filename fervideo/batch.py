@@ -23,7 +23,7 @@ from fervideo import __version__
 from fervideo.analysis import StageTimes, run_frame_loop
 from fervideo.classify import EmotionClassifier
 from fervideo.decode import VideoSource
-from fervideo.errors import FervideoError, OutputError, VideoError
+from fervideo.errors import DiskFullError, FervideoError, OutputError, VideoError, is_disk_full
 from fervideo.options import AnalyzeOptions
 from fervideo.outputs import (
     failures_table,
@@ -58,6 +58,7 @@ class VideoResult:
     duration_s: float = 0.0
     complete: bool = True
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    disk_full: bool = False  # the output disk filled up while writing this video's results
 
     @property
     def fps(self) -> float:
@@ -202,8 +203,15 @@ def analyze(
             models.reid()
     results: list[VideoResult] = []
     try:
-        for p in paths:
+        for k, p in enumerate(paths):
             results.append(_one(p, out / names[p], opts, models, prog))
+            if results[-1].disk_full:
+                # Every further video would fail the same way: stop, and say which were not started.
+                for q in paths[k + 1 :]:
+                    results.append(VideoResult(str(q), str(out / names[q]), "failed",
+                                               f"{q}: not started: the output disk is full"))
+                    prog.video_end(results[-1])
+                break
     except KeyboardInterrupt as exc:
         # Ctrl-C: the video in progress left nothing behind; record what is finished.
         _write_study(out, results)
@@ -214,7 +222,19 @@ def analyze(
 
 
 def _write_study(out: Path, results: list[VideoResult]) -> None:
-    tracks = [Path(r.out_dir) / TRACKS for r in results if r.status in ("done", "skipped")]
+    try:
+        _write_study_tables(out, results)
+    except DiskFullError as exc:
+        done = [Path(r.path).name for r in results if r.status == "done"]
+        raise DiskFullError(f"{exc}. Finished before the disk filled up: {len(done)} video(s)"
+                            + (f" ({', '.join(done[:10])}{', ...' if len(done) > 10 else ''})" if done else "")) from exc
+
+
+def _write_study_tables(out: Path, results: list[VideoResult]) -> None:
+    # A video another process was analysing counts once it is finished: with two runs of one
+    # command, the one that ends last writes the study with every video in it.
+    tracks = [Path(r.out_dir) / TRACKS for r in results
+              if r.status in ("done", "skipped") or (r.status == "locked" and is_finished(Path(r.out_dir), render=False))]
     write_table(study_table(tracks), out / STUDY)
     fails = [(Path(r.path).name, r.path, r.reason) for r in results if r.status == "failed"]
     write_table(failures_table(fails), out / FAILURES)
@@ -253,18 +273,23 @@ def _one(path: Path, final: Path, opts: AnalyzeOptions, models: _Models, prog: P
             else:
                 os.replace(tmp, final)
             res.status = "done"
-    except FervideoError as exc:
-        res.reason = str(exc)
-        if not isinstance(exc, VideoError):
-            log.debug("failure", exc_info=True)
     except (KeyboardInterrupt, SystemExit):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    except MemoryError:
-        res.reason = f"{path}: ran out of memory"
     except Exception as exc:  # noqa: BLE001 - one bad video must not stop the batch
-        log.debug("unexpected failure on %s", path, exc_info=True)
-        res.reason = f"{path}: {type(exc).__name__}: {exc}"
+        if is_disk_full(exc):
+            res.disk_full = True
+            res.reason = (f"{path}: not saved: no space left on the disk of {final.parent}; "
+                          "its partial output was removed")
+        elif isinstance(exc, FervideoError):
+            res.reason = str(exc)
+            if not isinstance(exc, VideoError):
+                log.debug("failure", exc_info=True)
+        elif isinstance(exc, MemoryError):
+            res.reason = f"{path}: ran out of memory"
+        else:
+            log.debug("unexpected failure on %s", path, exc_info=True)
+            res.reason = f"{path}: {type(exc).__name__}: {exc}"
     finally:
         if res.status not in ("done", "skipped"):
             shutil.rmtree(tmp, ignore_errors=True)

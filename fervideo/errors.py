@@ -29,3 +29,20 @@ class DataError(FervideoError):
 
 class OutputError(FervideoError):
     """The output directory cannot be written."""
+
+
+class DiskFullError(OutputError):
+    """The output disk filled up while results were being written."""
+
+
+DISK_FULL_ERRNOS = (28, 122)  # ENOSPC, EDQUOT (quota exceeded)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for an OSError (also PyAV's and pyarrow's) that says the disk or quota is full."""
+    if isinstance(exc, DiskFullError):
+        return True
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "Disk quota exceeded" in text

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fervideo.affect import find_peaks, valence
+from fervideo.errors import DiskFullError, is_disk_full
 from fervideo.types import Faces
 
 META_KEY = b"fervideo"
@@ -160,8 +161,15 @@ def peaks_table(timeline: pa.Table, labels: list[str], metadata: dict | None, th
 def write_table(table: pa.Table, path: Path) -> None:
     """Write via a temporary name and rename, so a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise DiskFullError(f"no space left on the disk of {path.parent} while writing {path.name}; "
+                                "nothing was left half-written: free some space and run the same command again") from exc
+        raise
 
 
 def study_table(track_files: list[Path]) -> pa.Table:

@@ -19,6 +19,7 @@ import numpy as np
 
 from fervideo.analysis import prefetch
 from fervideo.decode import VideoSource
+from fervideo.errors import is_disk_full
 from fervideo.palette import color
 from fervideo.types import Faces
 
@@ -179,6 +180,8 @@ def _copy_audio(audio, dst) -> None:
             pkt.stream = dst
             dst.container.mux(pkt)
     except av.error.FFmpegError as exc:
+        if is_disk_full(exc):
+            raise
         log.warning("audio not fully copied into the annotated video (%s)", exc)
     finally:
         src.close()

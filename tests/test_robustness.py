@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import make_samples
 import pytest
@@ -15,6 +16,18 @@ from typer.testing import CliRunner
 from fervideo.cli import app
 
 runner = CliRunner()
+
+
+def _copies(clip, tmp_path, n):
+    """n copies clip0.mp4... of one clip: a batch of distinct files with known content."""
+    import shutil
+
+    videos = []
+    for i in range(n):
+        v = tmp_path / f"clip{i}.mp4"
+        shutil.copy(clip, v)
+        videos.append(str(v))
+    return videos
 
 
 def test_ctrl_c_stops_fast_and_leaves_nothing_half_written(tmp_path):
@@ -67,13 +80,7 @@ def _snapshot(out):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_sigkill_at_a_random_point_then_rerun(clips, tmp_path, seed):
     import random
-    import shutil
-
-    videos = []
-    for i in range(3):
-        v = tmp_path / f"clip{i}.mp4"
-        shutil.copy(clips["face"], v)
-        videos.append(str(v))
+    videos = _copies(clips["face"], tmp_path, 3)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "fervideo.cli", "analyze", *videos, "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -91,3 +98,101 @@ def test_sigkill_at_a_random_point_then_rerun(clips, tmp_path, seed):
     for i in range(3):
         assert (out / f"clip{i}" / "timeline.parquet").exists() and (out / f"clip{i}" / "annotated.mp4").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".") and "partial" in p.name]
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_output_folder(clips, tmp_path):
+    """Two real `fervideo analyze` processes started together on the same videos and folder."""
+    import pyarrow.parquet as pq
+
+    videos = _copies(clips["face"], tmp_path, 4)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "fervideo.cli", "analyze", *videos, "--out", str(out), "--no-render"]
+    env = {**os.environ, "COLUMNS": "200"}
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for _ in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    for i in range(4):  # each video analysed once and complete, whichever process took it
+        d = out / f"clip{i}"
+        assert sorted(f.name for f in d.iterdir()) == ["peaks.parquet", "timeline.parquet", "tracks.parquet"]
+        assert pq.read_table(d / "timeline.parquet").num_rows > 0
+        # the other process said why it left this video alone
+        said = [o for o in outputs if f"clip{i}" in o and ("another fervideo process" in o or "already analysed" in o)]
+        assert said, outputs
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no locks or partial folders left
+    study = pq.read_table(out / "study.parquet").to_pandas()
+    assert sorted(set(study["video"])) == [f"clip{i}.mp4" for i in range(4)]  # whichever process wrote it last
+
+
+def _no_half_files(out):
+    """Only finished results under final names; no temporary or partial leftovers."""
+    from fervideo.batch import is_finished
+
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    for d in (p for p in out.iterdir() if p.is_dir()):
+        assert is_finished(d, render=True), sorted(f.name for f in d.iterdir())
+        assert not [f for f in d.iterdir() if f.name.startswith(".")]
+
+
+def test_disk_full_mid_write_stops_the_batch_and_leaves_no_partial_file(clips, tmp_path, monkeypatch):
+    """ENOSPC while the second video's Parquet is half written (simulated at the writer)."""
+    import errno
+
+    import pyarrow.parquet as pq
+
+    import fervideo.outputs
+
+    real = pq.write_table
+
+    def filling_up(table, where, **kw):
+        if "clip1" in str(where):
+            with open(where, "wb") as f:
+                f.write(b"PAR1" + b"\0" * 1000)  # half a file, as a full disk leaves it
+            raise OSError(errno.ENOSPC, "No space left on device", str(where))
+        return real(table, where, **kw)
+
+    monkeypatch.setattr(fervideo.outputs.pq, "write_table", filling_up)
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["analyze", *_copies(clips["face"], tmp_path, 3), "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "clip1" in r.output and "no space left" in r.output and "not started" in r.output
+    assert "Traceback" not in r.output
+    _no_half_files(out)
+    assert (out / "clip0" / "timeline.parquet").exists() and not (out / "clip1").exists() and not (out / "clip2").exists()
+    fails = pq.read_table(out / "failures.parquet").to_pandas()
+    assert len(fails) == 2 and fails.iloc[:, 2].str.contains("no space left|disk is full").all()
+
+
+def _mount_tmpfs(where, size):
+    where.mkdir()
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    except FileNotFoundError:
+        pytest.skip("no mount command")
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.decode().strip()[:80]}); the simulated test covers the logic")
+
+
+@pytest.mark.slow
+def test_real_full_disk_mid_write(clips, tmp_path, monkeypatch):
+    """A real 200 KB filesystem: the first video fits, the second's annotated video does not."""
+    import fervideo
+    import fervideo.batch
+    from fervideo.errors import DiskFullError
+
+    out = tmp_path / "small"
+    _mount_tmpfs(out, "200k")
+    try:
+        monkeypatch.setattr(fervideo.batch, "MIN_FREE_BYTES", 0)  # let the run start on a tiny disk
+        try:
+            res = fervideo.analyze(_copies(clips["face"], tmp_path, 3), out)
+        except DiskFullError as exc:  # not even the study table fitted: also a clear, single error
+            assert "no space left" in str(exc) and "Finished before" in str(exc)
+        else:
+            status = {Path(v.path).name: (v.status, v.reason) for v in res.videos}
+            assert status["clip0.mp4"][0] == "done", status
+            assert status["clip1.mp4"][0] == "failed" and "no space left" in status["clip1.mp4"][1], status
+            assert "not started" in status["clip2.mp4"][1], status
+        _no_half_files(out)
+    finally:
+        subprocess.run(["umount", str(out)], check=False)
