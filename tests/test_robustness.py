@@ -196,3 +196,19 @@ def test_real_full_disk_mid_write(clips, tmp_path, monkeypatch):
         _no_half_files(out)
     finally:
         subprocess.run(["umount", str(out)], check=False)
+
+
+def test_unusable_output_folder_fails_before_any_video_is_read(clips, tmp_path, monkeypatch):
+    import shutil
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    r = runner.invoke(app, ["analyze", str(clips["face"]), "--out", str(blocker / "out")])
+    assert r.exit_code != 0 and "cannot create the output folder" in r.output, r.output
+    assert "face" not in r.output.replace(str(clips["face"]), "")  # no video was started
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=50 * 1024 * 1024))
+    r = runner.invoke(app, ["analyze", str(clips["face"]), "--out", str(tmp_path / "out")])
+    assert r.exit_code != 0 and "MB free" in r.output and "at least 210 MB" in r.output, r.output
+    assert not (tmp_path / "out" / "face").exists()
