@@ -31,16 +31,19 @@ CASES = {
     "yuv444": ("v444.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv444p"], True),
     "10bit": ("v10.mkv", ["-c:v", "libx264", "-pix_fmt", "yuv420p10le"], True),
     "odd_size": ("odd.mp4", ["-vf", "scale=321:241", "-c:v", "libx264", "-pix_fmt", "yuv444p"], True),
+    "odd_1081x721": ("odd1081.mp4", ["-vf", "scale=1081:721", "-c:v", "libx264", "-pix_fmt", "yuv444p", "-preset", "ultrafast"], True),
+    "4k": ("uhd.mp4", ["-t", "1", "-vf", "scale=3840:2160", "-c:v", "libx264", "-preset", "ultrafast"], True),
     "fps1": ("slow.mp4", ["-r", "1", "-c:v", "libx264"], False),
     "fps120": ("fast.mp4", ["-vf", "fps=120", "-c:v", "libx264"], True),
 }
 
 
-def test_tiny_frames_are_refused_with_a_reason(clips, tmp_path):
+@pytest.mark.parametrize("side", [1, 2])
+def test_tiny_frames_are_refused_with_a_reason(clips, tmp_path, side):
     src = tmp_path / "tiny.mp4"
-    _ffmpeg("-i", str(clips["face"]), "-vf", "scale=2:2", "-c:v", "libx264", str(src))
+    _ffmpeg("-i", str(clips["face"]), "-vf", f"scale={side}:{side}", "-c:v", "libx264", "-pix_fmt", "yuv444p", str(src))
     r = runner.invoke(app, ["analyze", str(src), "--out", str(tmp_path / "out")])
-    assert r.exit_code == 1 and "too small" in r.output
+    assert r.exit_code == 1 and "too small" in r.output and f"{side}x{side}" in r.output
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
