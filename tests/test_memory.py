@@ -16,5 +16,5 @@ def test_peak_rss_is_flat_in_video_length(tmp_path):
     # read-ahead (the old streaming decoder) gave 1.44x on this pair and passed at 160x120.
     short, long_ = memory.measure(0.25, 1.0, (640, 360), 10.0, True, tmp_path)
     assert short["status"] == long_["status"] == "done"
-    assert long_["frames"] > 3 * short["frames"]
+    assert long_["frames"] >= 3 * short["frames"]
     assert long_["peak_rss_mb"] <= 1.3 * short["peak_rss_mb"], (short, long_)
