@@ -40,7 +40,7 @@ def _fail(exc: Exception, verbose: bool) -> None:
 
 @app.command()
 def analyze(
-    videos: Annotated[list[Path], typer.Argument(help="Video files (shell globs such as interviews/*.mp4 work)")],
+    videos: Annotated[list[Path], typer.Argument(help="Video files (shell globs such as interviews/*.mp4 work)", readable=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: OUT/<video stem>/ per video and OUT/study.parquet")] = Path("out"),
     fps: Annotated[float, typer.Option(help="Analysis rate in frames per second of video; 0 = every frame")] = 10.0,
     model: Annotated[str | None, typer.Option(help="HF model dir or hub id, or A,B for an ensemble (default: embedded fervit-fer2013)")] = None,
