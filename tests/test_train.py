@@ -148,3 +148,21 @@ def test_unknown_arch_lists_the_valid_ones():
 
     with pytest.raises(ValueError, match="fervit, resnet"):
         build_model(["happy", "sad"], TrainConfig(arch="vgg"))
+
+
+def test_fine_tuning_a_checkpoint_stored_in_fp16_trains_in_fp32(tmp_path, tiny_fervit):
+    """Released models are stored in fp16 (small files); --init from one must not train in fp16."""
+    import torch
+
+    from fervideo.models import FerViTForImageClassification
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    src = tmp_path / "fp16"
+    FerViTForImageClassification.from_pretrained(tiny_fervit).half().save_pretrained(src)
+    __import__("shutil").copy(tiny_fervit / "preprocessor_config.json", src)
+    imgs, y = _images(64)
+    data = FaceImages(imgs, y, ["happy", "sad"], "s")
+    train(data, data, tmp_path / "ft", TrainConfig(init=str(src), epochs=1, batch_size=32, warmup_epochs=0.5, device="cpu"))
+    state = torch.load(tmp_path / "ft" / "checkpoints" / "last.pt", weights_only=False)["model"]
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}

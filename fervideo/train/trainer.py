@@ -214,7 +214,7 @@ def train(
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     model, processor = build_model(classes, cfg)
-    model.to(device)
+    model.to(device=device, dtype=torch.float32)  # fp32 master weights, also for checkpoints stored in fp16
     stats = _processor_stats(processor)
     ema = AveragedModel(model, multi_avg_fn=_ema_warmup(cfg.ema_decay), use_buffers=True)
     decay, no_decay = [], []
