@@ -27,13 +27,15 @@ def write_card(out: Path, summary: dict, *, command: str, train_source: str, val
     val = summary["val"]
     classes = summary["classes"]
     cfg = summary["config"]
-    if cfg.get("init"):
-        arch = f"fine-tuned from `{cfg['init']}`"
-    elif cfg.get("arch") == "resnet":
+    config_file = out / "config.json"
+    model_type = json.loads(config_file.read_text()).get("model_type", "") if config_file.exists() else ""
+    if model_type == "resnet" and not cfg.get("init"):
         arch = (f"ResNet (Hugging Face `ResNetForImageClassification`, basic blocks, stage widths {cfg['stem_channels']}, "
                 f"{cfg['num_hidden_layers']} blocks per stage)")
     else:
-        arch = "FerViT (conv stem + transformer encoder)"
+        arch = {"fervit": "FerViT (conv stem + transformer encoder)", "resnet": "ResNet"}.get(model_type, model_type or "FerViT")
+    if cfg.get("init"):
+        arch += f", fine-tuned from `{cfg['init']}`"
     rows = "\n".join(
         f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
         for c, v in val["per_class"].items()
