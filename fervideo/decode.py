@@ -5,7 +5,8 @@ thumbnails); the sequential pass over the frames streams with PyAV (FFmpeg), bec
 reader holds decoded data in proportion to the time between reads: at 720p with the detector
 between reads it grew to 4.4 GB over 3 minutes of video (7.5 GB with a 0.3 s pause per read),
 where PyAV stays flat at 1.0 GB and decodes as fast. Files decord cannot open are opened with
-PyAV alone. PyAV applies rotation from the frame's display matrix; decord applies it itself. Frames are RGB uint8 in the displayed orientation. A chunk never holds more than
+PyAV alone. PyAV applies rotation from the frame's display matrix; decord applies it itself.
+Frames are RGB uint8 in the displayed orientation. A chunk never holds more than
 ``max_chunk_bytes`` of pixels, so memory does not grow with the video's length or resolution.
 """
 
@@ -145,12 +146,11 @@ class VideoSource:
     """One video file: metadata, exact timestamps and streamed, sampled frames."""
 
     def __init__(self, path: str | Path, *, max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES, backend: str = "auto") -> None:
-        """``backend``: "auto" (decord index + PyAV stream, PyAV alone where decord fails),
-        "decord" (decord for everything; memory grows with slow consumers, see above) or "pyav"."""
-        if backend not in ("auto", "decord", "pyav"):
-            raise ValueError(f"unknown decode backend {backend!r}; valid: auto, decord, pyav")
+        """``backend``: "auto" (decord index + PyAV stream, PyAV alone where decord fails) or
+        "pyav" (PyAV alone: the sequential render pass needs no index)."""
+        if backend not in ("auto", "pyav"):
+            raise ValueError(f"unknown decode backend {backend!r}; valid: auto, pyav")
         self.path = Path(path)
-        self._stream_decord = backend == "decord"
         self._rot_k = 0
         _check_path(self.path)
         _quiet_ffmpeg()
@@ -159,7 +159,7 @@ class VideoSource:
         self._vr = None
         self._times: np.ndarray | None = None
         errors = []
-        if backend in ("auto", "decord"):
+        if backend == "auto":
             try:
                 self._open_decord()
             except VideoError:
@@ -168,8 +168,6 @@ class VideoSource:
                 errors.append(f"decord: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
                 self._vr = None
         if self._vr is None:
-            if backend == "decord":
-                raise VideoError(f"{self.path}: cannot be opened by decord ({'; '.join(errors)})")
             self._open_pyav(errors)
 
     # -- opening ---------------------------------------------------------------------------
@@ -195,8 +193,7 @@ class VideoSource:
         self._rot_k = (rotation // 90) % 4  # for the PyAV stream; decord rotates itself
         self.info = VideoInfo(
             path=str(self.path), width=w, height=h, rotation=(-rotation) % 360, num_frames=n,
-            avg_fps=fps, duration_s=float(ts[-1] + (1.0 / fps if fps else 0.0)),
-            backend="decord" if self._stream_decord else "decord+pyav",
+            avg_fps=fps, duration_s=float(ts[-1] + (1.0 / fps if fps else 0.0)), backend="decord+pyav",
         )
 
     def _open_pyav(self, errors: list[str]) -> None:
@@ -247,47 +244,7 @@ class VideoSource:
     def chunks(self, fps: float = 0.0, chunk_frames: int | None = None) -> Iterator[FrameChunk]:
         """Sampled frames at ``fps`` (0 = all), in chunks of bounded size."""
         size = min(chunk_frames or 10**9, self._chunk_len())
-        sampler = FrameSampler(fps, self.info.avg_fps)
-        if self._vr is not None and self._stream_decord:
-            yield from self._chunks_decord(sampler, size)
-        else:
-            yield from self._chunks_pyav(sampler, size)
-
-    def _chunks_decord(self, sampler: FrameSampler, size: int) -> Iterator[FrameChunk]:
-        assert self._times is not None
-        idx = np.array([i for i, t in enumerate(self._times) if sampler.take(float(t))], dtype=np.int64)
-        for s in range(0, len(idx), size):
-            sel = idx[s : s + size]
-            try:
-                frames = self._read(sel)
-            except Exception as exc:  # noqa: BLE001 - truncated / corrupt data mid-stream
-                yield from self._salvage(sel, exc)
-                return
-            self.report.frames_read += len(sel)
-            yield FrameChunk(np.ascontiguousarray(frames), [FrameTime(int(i), float(self._times[i])) for i in sel])
-
-    def _read(self, sel: np.ndarray) -> np.ndarray:
-        # Dense selections (e.g. 10 of 30 fps) decode faster as one contiguous run than as
-        # scattered indices, which make decord seek; sparse ones read in bounded runs.
-        span = int(sel[-1] - sel[0] + 1)
-        if span <= 4 * len(sel) and span <= max(2 * len(sel), self._chunk_len() * 2):
-            run = self._vr.get_batch(list(range(int(sel[0]), int(sel[-1]) + 1))).asnumpy()
-            return run[sel - sel[0]]
-        return self._vr.get_batch(sel.tolist()).asnumpy()
-
-    def _salvage(self, sel: np.ndarray, exc: Exception) -> Iterator[FrameChunk]:
-        """decord failed mid-stream: read what it can frame by frame, then stop (incomplete)."""
-        got, times = [], []
-        for i in sel.tolist():
-            try:
-                got.append(self._vr[i].asnumpy())
-                times.append(FrameTime(int(i), float(self._times[i])))
-            except Exception:  # noqa: BLE001
-                break
-        if got:
-            self.report.frames_read += len(got)
-            yield FrameChunk(np.stack(got), times)
-        self._mark_incomplete(f"decoding stopped at frame {sel[len(got)] if len(got) < len(sel) else sel[-1]}: {exc}")
+        yield from self._chunks_pyav(FrameSampler(fps, self.info.avg_fps), size)
 
     def _mark_incomplete(self, why: str) -> None:
         self.report.complete = False

@@ -84,10 +84,7 @@ def explain_crop(clf: EmotionClassifier, crop: np.ndarray) -> Explanation:
     x = cv2.resize(crop, (s, s)) if crop.shape[0] != s else crop
     t = member.prepare(x[None])
     with torch.no_grad():
-        try:
-            out = model(pixel_values=t, output_attentions=True)
-        except TypeError:  # convolutional models take no output_attentions
-            out = model(pixel_values=t)
+        out = model(pixel_values=t, output_attentions=True)  # CNNs accept and ignore it
     probs = out.logits.float().softmax(-1)[0].cpu().numpy()
     k = int(probs.argmax())
     atts = getattr(out, "attentions", None)

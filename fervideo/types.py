@@ -153,5 +153,5 @@ class VideoInfo:
     num_frames: int
     avg_fps: float
     duration_s: float
-    backend: str  # "decord+pyav" (decord index, PyAV stream), "decord" or "pyav"
+    backend: str  # "decord+pyav" (decord index, PyAV stream) or "pyav"
     codec: str = ""

@@ -8,6 +8,17 @@ from pathlib import Path
 from fervideo.classify import sha256_file
 
 
+def _architecture(config: dict) -> str:
+    """One line naming the architecture, read from the saved model's own config."""
+    kind = config.get("model_type", "")
+    if kind == "fervit":
+        return "FerViT (conv stem + transformer encoder)"
+    if kind == "resnet":
+        return (f"ResNet (Hugging Face `ResNetForImageClassification`, {config.get('layer_type', '')} blocks, "
+                f"stage widths {config.get('hidden_sizes')}, depths {config.get('depths')})")
+    return kind or "unknown"
+
+
 def write_card(out: Path, summary: dict, *, command: str, train_source: str, val_source: str, extra: str = "",
                crops_per_s: float | None = None) -> Path:
     """Write ``README.md`` (the card) and ``card.json`` into a trained model directory.
@@ -27,13 +38,7 @@ def write_card(out: Path, summary: dict, *, command: str, train_source: str, val
     val = summary["val"]
     classes = summary["classes"]
     cfg = summary["config"]
-    config_file = out / "config.json"
-    model_type = json.loads(config_file.read_text()).get("model_type", "") if config_file.exists() else ""
-    if model_type == "resnet" and not cfg.get("init"):
-        arch = (f"ResNet (Hugging Face `ResNetForImageClassification`, basic blocks, stage widths {cfg['stem_channels']}, "
-                f"{cfg['num_hidden_layers']} blocks per stage)")
-    else:
-        arch = {"fervit": "FerViT (conv stem + transformer encoder)", "resnet": "ResNet"}.get(model_type, model_type or "FerViT")
+    arch = _architecture(json.loads((out / "config.json").read_text()))
     if cfg.get("init"):
         arch += f", fine-tuned from `{cfg['init']}`"
     rows = "\n".join(

@@ -98,19 +98,27 @@ def build_model(classes: list[str], cfg: TrainConfig):
 
     id2label = {i: c for i, c in enumerate(classes)}
     label2id = {c: i for i, c in id2label.items()}
-    if cfg.init is None and cfg.arch not in ARCHS:
-        raise ValueError(f"unknown architecture {cfg.arch!r}; valid: {', '.join(ARCHS)}")
-    if cfg.init is None:
-        processor = ViTImageProcessor(
-            do_resize=True,
-            size={"height": cfg.image_size, "width": cfg.image_size},
-            do_rescale=True,
-            do_normalize=True,
-            image_mean=[0.5, 0.5, 0.5],
-            image_std=[0.5, 0.5, 0.5],
-        )
-    if cfg.init is None and cfg.arch == "resnet":
-        rconfig = ResNetConfig(
+    if cfg.init is not None:
+        from fervideo.classify import hub_error
+
+        try:
+            model = AutoModelForImageClassification.from_pretrained(
+                cfg.init, num_labels=len(classes), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True
+            )
+            processor = AutoImageProcessor.from_pretrained(cfg.init)
+        except OSError as exc:
+            raise hub_error(cfg.init, exc) from exc
+        return model, processor
+    processor = ViTImageProcessor(
+        do_resize=True,
+        size={"height": cfg.image_size, "width": cfg.image_size},
+        do_rescale=True,
+        do_normalize=True,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    if cfg.arch == "resnet":
+        config = ResNetConfig(
             num_channels=1,
             embedding_size=cfg.stem_channels[0],
             hidden_sizes=list(cfg.stem_channels),
@@ -122,29 +130,20 @@ def build_model(classes: list[str], cfg: TrainConfig):
             id2label=id2label,
             label2id=label2id,
         )
-        return ResNetForImageClassification(rconfig), processor
-    if cfg.init is None:
-        config = FerViTConfig(
-            image_size=cfg.image_size,
-            hidden_size=cfg.hidden_size,
-            num_hidden_layers=cfg.num_hidden_layers,
-            num_attention_heads=cfg.num_attention_heads,
-            stem_channels=cfg.stem_channels,
-            num_labels=len(classes),
-            id2label=id2label,
-            label2id=label2id,
-        )
-        return FerViTForImageClassification(config), processor
-    from fervideo.classify import hub_error
-
-    try:
-        model = AutoModelForImageClassification.from_pretrained(
-            cfg.init, num_labels=len(classes), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True
-        )
-        processor = AutoImageProcessor.from_pretrained(cfg.init)
-    except OSError as exc:
-        raise hub_error(cfg.init, exc) from exc
-    return model, processor
+        return ResNetForImageClassification(config), processor
+    if cfg.arch != "fervit":
+        raise ValueError(f"unknown architecture {cfg.arch!r}; valid: {', '.join(ARCHS)}")
+    config = FerViTConfig(
+        image_size=cfg.image_size,
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        stem_channels=cfg.stem_channels,
+        num_labels=len(classes),
+        id2label=id2label,
+        label2id=label2id,
+    )
+    return FerViTForImageClassification(config), processor
 
 
 def _prepare(x: torch.Tensor, model, stats: tuple[float, float, int]) -> torch.Tensor:
