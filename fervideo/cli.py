@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from fervideo.errors import FervideoError
+from fervideo.errors import DataError, FervideoError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Facial-emotion timelines from video files.")
 console = Console(stderr=True)
@@ -117,13 +117,24 @@ def train(
     threads: Annotated[int | None, typer.Option(help="torch CPU threads")] = None,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoints/last.pt")] = False,
     max_steps_per_epoch: Annotated[int | None, typer.Option(hidden=True)] = None,
+    video_augment: Annotated[bool, typer.Option("--video-augment/--no-video-augment",
+                                                help="add video degradations (low light, blur, down-scaling, noise, "
+                                                     "compression, occlusion, perspective) to the augmentation")] = True,
+    input_norm: Annotated[str, typer.Option(help="new FerViT: per_image (standardise each crop in the model) or none")] = "per_image",
+    votes: Annotated[Path | None, typer.Option(help="FER+ vote table for the training images (matched by source_name): "
+                                                    "adds a vote-distribution head, exported to --votes-out")] = None,
+    val_votes: Annotated[Path | None, typer.Option(help="FER+ vote table for the validation images")] = None,
+    votes_mode: Annotated[str, typer.Option(help="crossentropy (soft vote distribution), probability (a label drawn "
+                                                 "from the votes each step) or majority")] = "crossentropy",
+    votes_weight: float = 1.0,
+    votes_out: Annotated[Path | None, typer.Option(help="model directory of the vote head (default OUT/ferplus)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train an emotion classifier; the result loads with `fervideo analyze --model OUT`."""
     _setup_logging(verbose)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from fervideo.train.augment import AugmentConfig
+    from fervideo.train.augment import AugmentConfig, video_config
     from fervideo.train.card import write_card
     from fervideo.train.data import load_dataset
     from fervideo.train.trainer import TrainConfig
@@ -133,12 +144,21 @@ def train(
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
         class_weights=class_weights, patience=patience, seed=seed, device=device, bf16=bf16, threads=threads,
         init=init, arch=arch, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
-        stem_channels=[int(c) for c in stem.split(",")], augment=AugmentConfig(mixup_alpha=mixup, cutmix_alpha=cutmix),
-        max_steps_per_epoch=max_steps_per_epoch,
+        stem_channels=[int(c) for c in stem.split(",")],
+        augment=(video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix),
+        max_steps_per_epoch=max_steps_per_epoch, input_norm=input_norm, votes_mode=votes_mode, votes_weight=votes_weight,
+        votes_out=str(votes_out) if votes_out else None,
     )
     try:
         tr = load_dataset(data, usage=usage, size=image_size)
         va = load_dataset(val, usage=val_usage, size=image_size)
+        vt = vv = None
+        if votes is not None or val_votes is not None:
+            from fervideo.train.votes import load_votes
+
+            if votes is None or val_votes is None:
+                raise DataError("--votes and --val-votes go together (a vote head is trained and validated)")
+            vt, vv = load_votes(votes, data), load_votes(val_votes, val)
         console.print(f"train: {len(tr)} images {dict(zip(tr.classes, tr.class_counts().tolist()))}; val: {len(va)}")
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn(), console=console) as prog:
@@ -148,13 +168,14 @@ def train(
                 prog.update(task, completed=step, total=total, loss=loss)
 
             def on_epoch(r) -> None:
+                extra = f"  votes acc {r.votes_accuracy:.4f}" if r.votes_accuracy is not None else ""
                 prog.console.print(
                     f"epoch {r.epoch:3d}  loss {r.train_loss:.4f}  val acc {r.val_accuracy:.4f}  "
-                    f"macro-F1 {r.val_macro_f1:.4f}  ({r.seconds:.0f}s)"
+                    f"macro-F1 {r.val_macro_f1:.4f}{extra}  ({r.seconds:.0f}s)"
                 )
                 prog.update(task, description=f"epoch {r.epoch + 1}", completed=0)
 
-            summary = run_train(tr, va, out, cfg, resume=resume, on_epoch=on_epoch, on_step=on_step)
+            summary = run_train(tr, va, out, cfg, resume=resume, on_epoch=on_epoch, on_step=on_step, votes=vt, val_votes=vv)
         write_card(out, summary, command=" ".join(["fervideo", *sys.argv[1:]]), train_source=str(data), val_source=str(val))
         console.print(f"best epoch {summary['best_epoch']}: val accuracy {summary['val']['accuracy']:.4f}, "
                       f"macro-F1 {summary['val']['macro_f1']:.4f} -> {out}")

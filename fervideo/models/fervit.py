@@ -27,7 +27,17 @@ from transformers import (
 from transformers.modeling_outputs import ImageClassifierOutput
 
 
+INPUT_NORMS = ("none", "per_image")
+
+
 class FerViTConfig(PretrainedConfig):
+    """``input_norm="per_image"`` standardises every crop to zero mean and unit variance inside
+    the model, so a dark, low-contrast video crop and a well-lit training image reach the
+    encoder on one scale whatever processor or pipeline fed them. ``logit_temperature`` is the
+    calibration temperature fitted on validation data; logits are divided by it, so the
+    softmax of any caller (fervideo or plain transformers) gives calibrated probabilities.
+    """
+
     model_type = "fervit"
 
     def __init__(
@@ -43,6 +53,8 @@ class FerViTConfig(PretrainedConfig):
         drop_path_rate: float = 0.05,
         classifier_dropout: float = 0.2,
         layer_norm_eps: float = 1e-6,
+        input_norm: str = "none",
+        logit_temperature: float = 1.0,
         **kwargs,
     ) -> None:
         self.image_size = image_size
@@ -56,6 +68,10 @@ class FerViTConfig(PretrainedConfig):
         self.drop_path_rate = drop_path_rate
         self.classifier_dropout = classifier_dropout
         self.layer_norm_eps = layer_norm_eps
+        if input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm must be one of {', '.join(INPUT_NORMS)}, not {input_norm!r}")
+        self.input_norm = input_norm
+        self.logit_temperature = float(logit_temperature)
         super().__init__(**kwargs)
 
 
@@ -181,6 +197,11 @@ class FerViTForImageClassification(FerViTPreTrainedModel):
         size = self.config.image_size
         if x.shape[-2:] != (size, size):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        if getattr(self.config, "input_norm", "none") == "per_image":
+            xf = x.float()
+            mean = xf.mean(dim=(1, 2, 3), keepdim=True)
+            std = xf.std(dim=(1, 2, 3), keepdim=True)
+            x = ((xf - mean) / (std + 1e-2)).to(x.dtype)
         return x
 
     def tokens(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -208,6 +229,9 @@ class FerViTForImageClassification(FerViTPreTrainedModel):
         x = self.norm(x)
         pooled = torch.cat([x[:, 0], x[:, 1:].mean(1)], dim=-1)
         logits = self.classifier(self.head_drop(pooled))
+        temperature = getattr(self.config, "logit_temperature", 1.0)
+        if temperature != 1.0:
+            logits = logits / temperature
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.float(), labels)

@@ -28,6 +28,7 @@ from fervideo.errors import DataError
 from fervideo.train.augment import AugmentConfig, augment, mix
 from fervideo.train.data import FaceImages
 from fervideo.train.metrics import Metrics, metrics_from_predictions
+from fervideo.train.votes import VOTE_MODES, VoteTargets, vote_targets
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,14 @@ class TrainConfig:
     num_hidden_layers: int = 4
     num_attention_heads: int = 4
     stem_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
+    input_norm: str = "per_image"  # new FerViTs standardise each crop inside the model (see FerViTConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     max_steps_per_epoch: int | None = None  # for smoke tests
+    # A second head trained on crowd vote distributions (FER+) of the same images, exported
+    # as its own model to ``votes_out`` (default OUT/ferplus); see fervideo.train.votes.
+    votes_mode: str = "crossentropy"
+    votes_weight: float = 1.0
+    votes_out: str | None = None
 
 
 ARCHS = ("fervit", "resnet")
@@ -69,6 +76,8 @@ class EpochResult:
     val_accuracy: float
     val_macro_f1: float
     seconds: float
+    votes_accuracy: float | None = None  # vote head: accuracy on the validation majority labels
+    votes_macro_f1: float | None = None
 
 
 def _processor_stats(processor) -> tuple[float, float, int]:
@@ -79,7 +88,7 @@ def _processor_stats(processor) -> tuple[float, float, int]:
     return float(np.mean(mean)), float(np.mean(std)), int(side)
 
 
-def build_model(classes: list[str], cfg: TrainConfig):
+def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
     """A new FerViT (or HF ResNet), or a HF checkpoint with a fresh head for ``classes``.
 
     The ResNet exists so that the ViT can be compared with a convolutional network trained by the
@@ -96,8 +105,10 @@ def build_model(classes: list[str], cfg: TrainConfig):
 
     from fervideo.models import FerViTConfig, FerViTForImageClassification
 
-    id2label = {i: c for i, c in enumerate(classes)}
+    names = list(classes) + [f"vote_{i}" for i in range(extra_outputs)]
+    id2label = {i: c for i, c in enumerate(names)}
     label2id = {c: i for i, c in id2label.items()}
+    classes = names
     if cfg.init is not None:
         from fervideo.classify import hub_error
 
@@ -139,6 +150,7 @@ def build_model(classes: list[str], cfg: TrainConfig):
         num_hidden_layers=cfg.num_hidden_layers,
         num_attention_heads=cfg.num_attention_heads,
         stem_channels=cfg.stem_channels,
+        input_norm=cfg.input_norm,
         num_labels=len(classes),
         id2label=id2label,
         label2id=label2id,
@@ -180,9 +192,27 @@ def predict_proba(model, images: np.ndarray, stats, device: torch.device, batch:
     return np.concatenate(out)
 
 
-def _evaluate(model, data: FaceImages, stats, device, bf16: bool) -> Metrics:
-    p = predict_proba(model, data.images, stats, device, bf16=bf16)
-    return metrics_from_predictions(data.labels, p.argmax(1), data.classes)
+@torch.no_grad()
+def predict_logits(model, images: np.ndarray, stats, device: torch.device, batch: int = 256, bf16: bool = True) -> np.ndarray:
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch):
+        x = torch.from_numpy(images[i : i + batch]).to(device).float().unsqueeze(1) / 255.0
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            out.append(model(pixel_values=_prepare(x, model, stats)).logits.float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def _evaluate(model, data: FaceImages, stats, device, bf16: bool, votes: VoteTargets | None = None) -> tuple[Metrics, Metrics | None]:
+    """Metrics of the main head on ``data``; of the vote head on the majority labels of ``votes``."""
+    k = len(data.classes)
+    logits = predict_logits(model, data.images, stats, device, bf16=bf16)
+    main = metrics_from_predictions(data.labels, logits[:, :k].argmax(1), data.classes)
+    aux = None
+    if votes is not None:
+        m = votes.mask
+        aux = metrics_from_predictions(votes.majority[m], logits[m, k:].argmax(1), votes.classes)
+    return main, aux
 
 
 def train(
@@ -194,6 +224,8 @@ def train(
     resume: bool = False,
     on_epoch: Callable[[EpochResult], None] | None = None,
     on_step: Callable[[int, int, float], None] | None = None,
+    votes: VoteTargets | None = None,
+    val_votes: VoteTargets | None = None,
 ) -> dict:
     """Train and export the best (EMA) model to ``out_dir`` in Hugging Face format.
 
@@ -207,12 +239,24 @@ def train(
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     classes = train_data.classes
     val_data = val_data.remap(classes)
+    if votes is not None:
+        if len(votes) != len(train_data):
+            raise DataError(f"{len(votes)} vote rows for {len(train_data)} training images")
+        if val_votes is None or len(val_votes) != len(val_data):
+            raise DataError("a vote head needs vote targets for the validation images too")
+        if cfg.votes_mode not in VOTE_MODES:
+            raise DataError(f"unknown vote mode {cfg.votes_mode!r}; valid: {', '.join(VOTE_MODES)}")
+        if cfg.augment.mixup_alpha > 0 or cfg.augment.cutmix_alpha > 0:
+            raise DataError("mixup/cutmix are not combined with a vote head; drop --mixup/--cutmix or --votes")
+    k = len(classes)
+    n_votes = len(votes.classes) if votes is not None else 0
+    votes_out = Path(cfg.votes_out) if cfg.votes_out else out / "ferplus"
     device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    model, processor = build_model(classes, cfg)
+    model, processor = build_model(classes, cfg, extra_outputs=n_votes)
     model.to(device=device, dtype=torch.float32)  # fp32 master weights, also for checkpoints stored in fp16
     stats = _processor_stats(processor)
     ema = AveragedModel(model, multi_avg_fn=_ema_warmup(cfg.ema_decay), use_buffers=True)
@@ -237,7 +281,7 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     weights = class_weights(train_data.class_counts(), cfg.class_weight_power).to(device) if cfg.class_weights else None
     gen = torch.Generator().manual_seed(cfg.seed)
-    start_epoch, best, history, bad = 0, -1.0, [], 0
+    start_epoch, best, history, bad, best_votes = 0, -1.0, [], 0, -1.0
     last = ckpt_dir / "last.pt"
     if resume and last.exists():
         state = torch.load(last, map_location=device, weights_only=False)
@@ -248,12 +292,17 @@ def train(
         gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch, best, history, bad = state["epoch"], state["best"], state["history"], state["bad"]
+        best_votes = state.get("best_votes", -1.0)
         log.info("resumed from %s at epoch %d", last, start_epoch)
     images = torch.from_numpy(train_data.images)
     labels = torch.from_numpy(train_data.labels)
+    vdist = torch.from_numpy(votes.dist) if votes is not None else None
+    vmask = torch.from_numpy(votes.mask) if votes is not None else None
     use_bf16 = cfg.bf16 and (device.type == "cpu" or torch.cuda.is_bf16_supported())
     if device.type == "cuda":
         images, labels = images.to(device), labels.to(device)
+        if vdist is not None:
+            vdist, vmask = vdist.to(device), vmask.to(device)
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
         model.train()
@@ -270,12 +319,21 @@ def train(
             x, target = mix(x, y, len(classes), cfg.augment, gen)
             x = _prepare(x, model, stats)
             with torch.autocast(device.type, torch.bfloat16, enabled=use_bf16):
-                logits = model(pixel_values=x).logits.float()
+                out_logits = model(pixel_values=x).logits.float()
+            logits = out_logits[:, :k]
             target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / len(classes)
             per = -(target * logits.log_softmax(-1)).sum(-1)
             if weights is not None:
                 per = per * (target @ weights)
             loss = per.mean()
+            if vdist is not None:
+                vm = vmask[idx]
+                if vm.any():
+                    vt = vote_targets(vdist[idx][vm], cfg.votes_mode, gen)
+                    if cfg.votes_mode == "majority":
+                        vt = vt * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_votes
+                    vl = -(vt * out_logits[vm, k:].log_softmax(-1)).sum(-1).mean()
+                    loss = loss + cfg.votes_weight * vl
             if not torch.isfinite(loss):
                 raise DataError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower --lr")
             opt.zero_grad(set_to_none=True)
@@ -287,13 +345,19 @@ def train(
             losses.append(loss.item())
             if on_step:
                 on_step(step + 1, steps_per_epoch, losses[-1])
-        m = _evaluate(ema.module, val_data, stats, device, use_bf16)
+        m, mv = _evaluate(ema.module, val_data, stats, device, use_bf16, val_votes)
         res = EpochResult(epoch + 1, float(np.mean(losses)) if losses else float("nan"), m.accuracy, m.macro_f1, time.time() - t0)
+        if mv is not None:
+            res.votes_accuracy, res.votes_macro_f1 = mv.accuracy, mv.macro_f1
         history.append(asdict(res))
+        improved = False
         if m.macro_f1 > best:
-            best, bad = m.macro_f1, 0
-            _export(ema.module, processor, out, classes, m, cfg, history)
-        else:
+            best, bad, improved = m.macro_f1, 0, True
+            _export(ema.module, processor, out, classes, m, cfg, history, rows=slice(0, k))
+        if mv is not None and mv.accuracy > best_votes:
+            best_votes, improved = mv.accuracy, True
+            _export(ema.module, processor, votes_out, votes.classes, mv, cfg, history, rows=slice(k, k + n_votes))
+        if not improved:
             bad += 1
         torch.save(
             {
@@ -307,6 +371,7 @@ def train(
                 "best": best,
                 "history": history,
                 "bad": bad,
+                "best_votes": best_votes,
                 "config": asdict(cfg),
             },
             last.with_suffix(".tmp"),
@@ -314,7 +379,8 @@ def train(
         last.with_suffix(".tmp").replace(last)
         if on_epoch:
             on_epoch(res)
-        log.info("epoch %d loss %.4f val acc %.4f macro-F1 %.4f (%.0fs)", res.epoch, res.train_loss, res.val_accuracy, res.val_macro_f1, res.seconds)
+        log.info("epoch %d loss %.4f val acc %.4f macro-F1 %.4f votes acc %s (%.0fs)", res.epoch, res.train_loss, res.val_accuracy,
+                 res.val_macro_f1, f"{res.votes_accuracy:.4f}" if res.votes_accuracy is not None else "-", res.seconds)
         if bad >= cfg.patience:
             log.info("early stop: no macro-F1 gain for %d epochs", bad)
             break
@@ -339,9 +405,38 @@ def _ema_warmup(decay: float):
     return fn
 
 
-def _export(model, processor, out: Path, classes: list[str], m: Metrics, cfg: TrainConfig, history: list[dict]) -> None:
+def _head_model(model, classes: list[str], rows: slice):
+    """A copy of ``model`` whose classifier keeps only the output rows ``rows`` (one head)."""
+    import copy
+
+    if rows.start == 0 and rows.stop == model.config.num_labels:
+        return model
+    config = copy.deepcopy(model.config)
+    config.num_labels = len(classes)
+    config.id2label = {i: c for i, c in enumerate(classes)}
+    config.label2id = {c: i for i, c in enumerate(classes)}
+    head = type(model)(config)
+    state = {n: t for n, t in model.state_dict().items()}
+    lin = _classifier_linear(model)
+    prefix = next(n for n, mod in model.named_modules() if mod is lin)
+    state[f"{prefix}.weight"] = state[f"{prefix}.weight"][rows]
+    state[f"{prefix}.bias"] = state[f"{prefix}.bias"][rows]
+    head.load_state_dict(state)
+    return head
+
+
+def _classifier_linear(model) -> torch.nn.Linear:
+    clf = model.classifier
+    if isinstance(clf, torch.nn.Linear):
+        return clf
+    return [m for m in clf.modules() if isinstance(m, torch.nn.Linear)][-1]
+
+
+def _export(model, processor, out: Path, classes: list[str], m: Metrics, cfg: TrainConfig, history: list[dict], rows: slice | None = None) -> None:
     """Write the HF directory: weights first, then the summary. A card of earlier weights is removed."""
+    out.mkdir(parents=True, exist_ok=True)
     (out / "card.json").unlink(missing_ok=True)
+    model = _head_model(model, classes, rows or slice(0, len(classes)))
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
     best_epoch = history[-1]["epoch"]
