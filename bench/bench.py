@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import fervideo  # noqa: E402
-from fervideo.decode import VideoSource  # noqa: E402
+from fervideo.stages.decode import VideoSource  # noqa: E402
 
 
 def machine() -> str:
@@ -46,7 +46,7 @@ def machine() -> str:
 
 
 def bench_classifier(device: str, batch: int = 64, n: int = 1024) -> float:
-    from fervideo.classify import EmotionClassifier
+    from fervideo.stages.classify import EmotionClassifier
 
     clf = EmotionClassifier(None, device=device, batch_size=batch)
     s = clf.input_size
@@ -58,7 +58,7 @@ def bench_classifier(device: str, batch: int = 64, n: int = 1024) -> float:
 
 
 def bench_detector(video: str, size: int, device: str, batch: int = 16) -> float:
-    from fervideo import detect
+    from fervideo.stages import detect
 
     det = detect.create("centerface", size=size, device=device)
     ch = next(VideoSource(video).chunks(0, chunk_frames=batch))

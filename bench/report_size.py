@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fervideo.labels import FER2013_LABELS  # noqa: E402
-from fervideo.outputs import peaks_table, study_table, timeline_table, tracks_table, write_table  # noqa: E402
-from fervideo.report import write_report  # noqa: E402
-from fervideo.types import Faces  # noqa: E402
+from fervideo.core.labels import FER2013_LABELS  # noqa: E402
+from fervideo.io.tables import peaks_table, study_table, timeline_table, tracks_table, write_table  # noqa: E402
+from fervideo.study.report import write_report  # noqa: E402
+from fervideo.core.types import Faces  # noqa: E402
 
 
 def fake_video(name: str, seconds: float, fps: float, n_tracks: int, rng) -> Faces:

@@ -1,20 +1,35 @@
-"""fervideo: per-person facial-emotion timelines from video files."""
+"""fervideo: per-person facial-emotion timelines from video files.
+
+The public API: ``fervideo.analyze(videos, out, **options)`` and its types. Importing the
+package is cheap: the pipeline (and with it torch and transformers) loads on first use of
+``analyze`` or the option and result types.
+"""
 
 from __future__ import annotations
 
-import os as _os
+from typing import TYPE_CHECKING
 
-# OpenMP threads that spin while waiting collapse throughput (measured: bf16 classification
-# from 690 to 37 crops/s on 2 cores) as soon as anything else runs: our own decode thread,
-# onnxruntime, or another program. Passive waiting must be chosen before torch loads OpenMP.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from fervideo.core.errors import FervideoError
+from fervideo.core.version import __version__
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from fervideo.pipeline.batch import BatchResult, VideoResult, analyze
+    from fervideo.pipeline.options import AnalyzeOptions
 
-import fervideo.models  # noqa: F401  (registers the fervit model type with transformers)
+_LAZY = {
+    "analyze": "fervideo.pipeline.batch",
+    "BatchResult": "fervideo.pipeline.batch",
+    "VideoResult": "fervideo.pipeline.batch",
+    "AnalyzeOptions": "fervideo.pipeline.options",
+}
 
-from fervideo.batch import BatchResult, VideoResult, analyze  # noqa: E402
-from fervideo.errors import FervideoError  # noqa: E402
-from fervideo.options import AnalyzeOptions  # noqa: E402
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fervideo' has no attribute {name!r}")
+
 
 __all__ = ["analyze", "AnalyzeOptions", "BatchResult", "VideoResult", "FervideoError", "__version__"]

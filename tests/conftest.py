@@ -57,7 +57,7 @@ def tiny_fervit(tmp_path_factory) -> Path:
     import torch
     from transformers import ViTImageProcessor
 
-    from fervideo.models import FerViTConfig, FerViTForImageClassification
+    from fervideo.modeling import FerViTConfig, FerViTForImageClassification
 
     torch.manual_seed(0)
     labels = ["happy", "sad", "neutral"]

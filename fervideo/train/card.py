@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fervideo.classify import sha256_file
+from fervideo.modeling.catalog import sha256_file
 
 
 def _architecture(config: dict) -> str:
@@ -29,7 +29,7 @@ def write_card(out: Path, summary: dict, *, command: str, train_source: str, val
     if crops_per_s is None:
         import os
 
-        from fervideo.evaluate import measure_speed
+        from fervideo.train.evaluate import measure_speed
 
         crops_per_s = measure_speed(str(out), device="cpu", batch_size=64)
         cpu = f"{os.cpu_count()} CPU cores"

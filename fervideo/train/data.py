@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fervideo.errors import DataError
-from fervideo.labels import FER2013_LABELS, normalize_labels
+from fervideo.core.errors import DataError
+from fervideo.core.labels import FER2013_LABELS, normalize_labels
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -142,7 +142,7 @@ def _finish(images: np.ndarray, raw: list[str], source: str) -> FaceImages:
     canon = normalize_labels(uniq, source=source)
     mapping = dict(zip(uniq, canon))
     # Keep the canonical order (angry, disgust, ...) so class indices are stable across sets.
-    from fervideo.labels import CANONICAL
+    from fervideo.core.labels import CANONICAL
 
     classes = [c for c in CANONICAL if c in set(canon)]
     labels = np.array([classes.index(mapping[r]) for r in raw], dtype=np.int64)

@@ -20,9 +20,9 @@ from safetensors.torch import load_file, save_file
 
 
 def release(run_dir: Path, model_dir: Path, val: Path, command: str, train_source: str, note: str = "") -> dict:
-    from fervideo.evaluate import evaluate_model
     from fervideo.train.card import write_card
     from fervideo.train.data import load_dataset
+    from fervideo.train.evaluate import evaluate_model
 
     model_dir.mkdir(parents=True, exist_ok=True)
     for f in ("config.json", "preprocessor_config.json", "training.json"):

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fervideo.classify import resolve_device
-from fervideo.errors import DataError
+from fervideo.core.device import resolve_device
+from fervideo.core.errors import DataError
 from fervideo.train.augment import AugmentConfig, augment, mix
 from fervideo.train.data import FaceImages
 from fervideo.train.metrics import Metrics, metrics_from_predictions
@@ -103,14 +103,14 @@ def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
         ViTImageProcessor,
     )
 
-    from fervideo.models import FerViTConfig, FerViTForImageClassification
+    from fervideo.modeling.fervit import FerViTConfig, FerViTForImageClassification
 
     names = list(classes) + [f"vote_{i}" for i in range(extra_outputs)]
     id2label = {i: c for i, c in enumerate(names)}
     label2id = {c: i for i, c in id2label.items()}
     classes = names
     if cfg.init is not None:
-        from fervideo.classify import hub_error
+        from fervideo.modeling.catalog import hub_error
 
         try:
             model = AutoModelForImageClassification.from_pretrained(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fervideo.errors import DataError
+from fervideo.core.errors import DataError
 
 #: FER+ vote columns in canonical order (angry, disgust, fear, happy, sad, surprise, neutral, contempt).
 VOTE_COLUMNS: tuple[str, ...] = (

@@ -1,0 +1,3 @@
+from fervideo._cli import main
+
+main()

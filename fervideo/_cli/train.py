@@ -1,0 +1,165 @@
+"""`fervideo train` and `fervideo evaluate`: models from labelled faces, and their scores."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fervideo._cli.app import app, console, fail, setup_logging
+from fervideo.core.errors import DataError, FervideoError
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Training data: class-folder tree, FER-2013 .csv or .parquet")],
+    val: Annotated[Path, typer.Option(help="Validation data (same layouts); selects the best epoch")],
+    out: Annotated[Path, typer.Option(help="Output model directory (Hugging Face format)")],
+    init: Annotated[str | None, typer.Option(help="Fine-tune this HF checkpoint (local dir or hub id) instead of a new model")] = None,
+    arch: Annotated[str, typer.Option(help="New model's architecture: fervit (the project's ViT) or resnet (HF ResNet: "
+                                           "--stem = stage widths, --layers = blocks per stage), for comparisons")] = "fervit",
+    epochs: int = 40,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    weight_decay: float = 0.05,
+    label_smoothing: float = 0.1,
+    class_weights: Annotated[bool, typer.Option("--class-weights/--no-class-weights")] = True,
+    mixup: Annotated[float, typer.Option(help="mixup alpha (0 = off)")] = 0.0,
+    cutmix: Annotated[float, typer.Option(help="cutmix alpha (0 = off)")] = 0.0,
+    hidden_size: int = 192,
+    layers: int = 4,
+    heads: int = 4,
+    stem: Annotated[str, typer.Option(help="stem channels, comma-separated")] = "32,64,128",
+    image_size: int = 48,
+    patience: int = 10,
+    seed: int = 0,
+    usage: Annotated[str | None, typer.Option(help="FER-2013 CSV: keep rows with this Usage")] = None,
+    val_usage: Annotated[str | None, typer.Option(help="FER-2013 CSV: Usage of the validation rows")] = None,
+    device: Annotated[str, typer.Option(help="auto|cpu|cuda")] = "auto",
+    bf16: Annotated[bool, typer.Option("--bf16/--no-bf16")] = True,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads")] = None,
+    resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoints/last.pt")] = False,
+    max_steps_per_epoch: Annotated[int | None, typer.Option(hidden=True)] = None,
+    video_augment: Annotated[bool, typer.Option("--video-augment/--no-video-augment",
+                                                help="add video degradations (low light, blur, down-scaling, noise, "
+                                                     "compression, occlusion, perspective) to the augmentation")] = True,
+    input_norm: Annotated[str, typer.Option(help="new FerViT: per_image (standardise each crop in the model) or none")] = "per_image",
+    votes: Annotated[Path | None, typer.Option(help="FER+ vote table for the training images (matched by source_name): "
+                                                    "adds a vote-distribution head, exported to --votes-out")] = None,
+    val_votes: Annotated[Path | None, typer.Option(help="FER+ vote table for the validation images")] = None,
+    votes_mode: Annotated[str, typer.Option(help="crossentropy (soft vote distribution), probability (a label drawn "
+                                                 "from the votes each step) or majority")] = "crossentropy",
+    votes_weight: float = 1.0,
+    votes_out: Annotated[Path | None, typer.Option(help="model directory of the vote head (default OUT/ferplus)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Train an emotion classifier; the result loads with `fervideo analyze --model OUT`."""
+    setup_logging(verbose)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from fervideo.train.augment import AugmentConfig, video_config
+    from fervideo.train.card import write_card
+    from fervideo.train.data import load_dataset
+    from fervideo.train.trainer import TrainConfig
+    from fervideo.train.trainer import train as run_train
+
+    cfg = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
+        class_weights=class_weights, patience=patience, seed=seed, device=device, bf16=bf16, threads=threads,
+        init=init, arch=arch, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
+        stem_channels=[int(c) for c in stem.split(",")],
+        augment=(video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix),
+        max_steps_per_epoch=max_steps_per_epoch, input_norm=input_norm, votes_mode=votes_mode, votes_weight=votes_weight,
+        votes_out=str(votes_out) if votes_out else None,
+    )
+    try:
+        tr = load_dataset(data, usage=usage, size=image_size)
+        va = load_dataset(val, usage=val_usage, size=image_size)
+        vt = vv = None
+        if votes is not None or val_votes is not None:
+            from fervideo.train.votes import load_votes
+
+            if votes is None or val_votes is None:
+                raise DataError("--votes and --val-votes go together (a vote head is trained and validated)")
+            vt, vv = load_votes(votes, data), load_votes(val_votes, val)
+        console.print(f"train: {len(tr)} images {dict(zip(tr.classes, tr.class_counts().tolist()))}; val: {len(va)}")
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn(), console=console) as prog:
+            task = prog.add_task("epoch 1", total=1, loss=float("nan"))
+
+            def on_step(step: int, total: int, loss: float) -> None:
+                prog.update(task, completed=step, total=total, loss=loss)
+
+            def on_epoch(r) -> None:
+                extra = f"  votes acc {r.votes_accuracy:.4f}" if r.votes_accuracy is not None else ""
+                prog.console.print(
+                    f"epoch {r.epoch:3d}  loss {r.train_loss:.4f}  val acc {r.val_accuracy:.4f}  "
+                    f"macro-F1 {r.val_macro_f1:.4f}{extra}  ({r.seconds:.0f}s)"
+                )
+                prog.update(task, description=f"epoch {r.epoch + 1}", completed=0)
+
+            summary = run_train(tr, va, out, cfg, resume=resume, on_epoch=on_epoch, on_step=on_step, votes=vt, val_votes=vv)
+        write_card(out, summary, command=" ".join(["fervideo", *sys.argv[1:]]), train_source=str(data), val_source=str(val))
+        console.print(f"best epoch {summary['best_epoch']}: val accuracy {summary['val']['accuracy']:.4f}, "
+                      f"macro-F1 {summary['val']['macro_f1']:.4f} -> {out}")
+    except FervideoError as exc:
+        fail(exc, verbose)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Labelled faces: class-folder tree, FER-2013 .csv or .parquet")],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Model dir or hub id; repeat to compare")] = [],  # noqa: B006
+    ensemble: Annotated[list[str], typer.Option(help="A,B: also score the average of these models")] = [],  # noqa: B006
+    tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Add horizontal-flip test-time augmentation")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for confusion matrices and the comparison table")] = Path("eval"),
+    usage: Annotated[str | None, typer.Option(help="FER-2013 CSV: keep rows with this Usage")] = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Accuracy, macro-F1, per-class scores, confusion matrix and crops/s for each model."""
+    setup_logging(verbose)
+    from rich.table import Table
+
+    from fervideo.train.data import load_dataset
+    from fervideo.train.evaluate import evaluate_model, save_confusion, write_comparison
+
+    refs = list(model) + list(ensemble)
+    if not refs:
+        refs = ["fervit-fer2013"]
+    try:
+        data_set = load_dataset(data, usage=usage, size=None)
+        out.mkdir(parents=True, exist_ok=True)
+        results = []
+        for ref in refs:
+            r = evaluate_model(data_set, ref, device=device, batch_size=batch_size, tta=tta)
+            results.append(r)
+            stem = "_".join(Path(x).name for x in ref.split(","))
+            save_confusion(r, out, stem)
+            t = Table(title=f"{ref}  (n={r.n}{', TTA' if tta else ''})")
+            for c in ("class", "precision", "recall", "F1", "support"):
+                t.add_column(c, justify="left" if c == "class" else "right")
+            m = r.metrics
+            for c, p_, r_, f_, s_ in zip(m.classes, m.precision, m.recall, m.f1, m.support):
+                t.add_row(c, f"{p_:.3f}", f"{r_:.3f}", f"{f_:.3f}", str(int(s_)))
+            console.print(t)
+            cm = Table(title="confusion (rows true, columns predicted)")
+            cm.add_column("")
+            for c in m.classes:
+                cm.add_column(c[:7], justify="right")
+            for c, row in zip(m.classes, m.confusion):
+                cm.add_row(c, *[str(int(v)) for v in row])
+            console.print(cm)
+        comp = Table(title="comparison")
+        for c in ("model", "accuracy", "macro-F1", "crops/s"):
+            comp.add_column(c, justify="left" if c == "model" else "right")
+        for r in results:
+            comp.add_row(r.model, f"{r.metrics.accuracy:.4f}", f"{r.metrics.macro_f1:.4f}", f"{r.crops_per_s:.0f}")
+        console.print(comp)
+        csv_path, js = write_comparison(results, out)
+        console.print(f"written: {csv_path}, {js} and confusion matrices (CSV, PNG) in {out}")
+    except FervideoError as exc:
+        fail(exc, verbose)

@@ -1,0 +1,83 @@
+"""One video from file to finished tables: the frame loop, then everything after it.
+
+Order: frame loop (decode, detect, track, crop, classify) -> re-id merge -> drop flicker
+tracks -> renumber -> smooth -> metadata -> timeline, tracks and peaks tables -> annotated
+video. Everything is written into ``tmp`` (the batch publishes it when this returns).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from pathlib import Path
+
+from fervideo.core.errors import VideoError
+from fervideo.core.files import ANNOTATED, PEAKS, TIMELINE, TRACKS
+from fervideo.core.version import __version__
+from fervideo.io.tables import peaks_table, timeline_table, tracks_table, write_table
+from fervideo.pipeline.backends import Backends
+from fervideo.pipeline.frame_loop import StageTimes, run_frame_loop
+from fervideo.pipeline.options import AnalyzeOptions
+from fervideo.pipeline.progress import Progress, VideoResult
+from fervideo.stages import smooth
+from fervideo.stages.decode import VideoSource
+from fervideo.stages.track import drop_short_tracks, renumber
+
+
+def analyze_video(path: Path, tmp: Path, opts: AnalyzeOptions, models: Backends, prog: Progress, res: VideoResult) -> None:
+    """Analyse ``path`` into the folder ``tmp``, filling ``res`` (frames, tracks, times, completeness)."""
+    times = StageTimes()
+    src = VideoSource(path)
+    info = src.info
+    res.duration_s = info.duration_s
+    est = int(info.num_frames if opts.fps == 0 else max(1, info.duration_s * opts.fps)) if info.num_frames else 0
+    prog.video_start(path, est, "analyse")
+    reid = models.reid() if opts.reid else None
+    loop = run_frame_loop(src, models.detector, models.classifier, opts, times, on_frames=prog.frames, reid=reid)
+    src.close()  # release decord's reader and its buffers before the render pass
+    if loop.frames_analysed == 0:
+        raise VideoError(f"{path}: no decodable video frames")
+    clf = models.classifier
+    labels = clf.labels
+    t0 = time.perf_counter()
+    faces = loop.faces
+    if reid is not None:
+        faces = reid.merge(faces)
+    faces = renumber(drop_short_tracks(faces, opts.min_track))
+    smoother = smooth.from_settings(opts.smooth, seconds=opts.smooth_seconds, max_gap=opts.max_gap, switch_rate=opts.hmm_switch_rate)
+    faces = smoother.update(faces) if len(faces) else faces.with_(smoothed=faces.probs)
+    times.smooth += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    meta = {
+        "fervideo_version": __version__,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "video": {**info.__dict__, "file_size": path.stat().st_size},
+        "models": [m.__dict__ for m in clf.infos],
+        "labels": labels,
+        "detector": {"name": opts.detector, "provider": getattr(models.detector, "provider", "")},
+        "options": opts.as_dict(),
+        "complete": src.report.complete,
+        "decode_error": src.report.error,
+        "decode_notes": src.report.notes,
+        "frames_analysed": loop.frames_analysed,
+        "detection_frames": loop.detections,
+        "scene_cuts_s": [c.seconds for c in loop.scene_cuts],
+    }
+    tl = timeline_table(path.name, faces, labels, meta)
+    write_table(tl, tmp / TIMELINE)
+    write_table(tracks_table(path.name, tl, labels, meta), tmp / TRACKS)
+    write_table(peaks_table(tl, labels, meta, opts.peak_threshold, opts.max_gap), tmp / PEAKS)
+    times.write += time.perf_counter() - t0
+    res.frames = loop.frames_analysed
+    res.tracks = int(len(set(faces.track_ids.tolist())))
+    res.complete = src.report.complete
+    if not src.report.complete:
+        res.reason = f"incomplete: {src.report.error}"
+    if opts.render:
+        t0 = time.perf_counter()
+        prog.video_start(path, info.num_frames, "render")
+        from fervideo.io.render import render_video
+
+        render_video(path, tmp / ANNOTATED, faces, labels, max_gap=opts.max_gap, on_frames=prog.frames)
+        times.render += time.perf_counter() - t0
+    res.stage_seconds = times.as_dict()

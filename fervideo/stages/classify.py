@@ -1,0 +1,202 @@
+"""Classify: batched emotion probabilities for face crops with any HF image classifier.
+
+``--model`` is a local directory or a Hugging Face hub id (``AutoModelForImageClassification``
++ ``AutoImageProcessor``), or several joined by commas (an ensemble: probabilities averaged on
+the canonical vocabulary). The embedded default ships in ``models/``. Label names come from
+the model's config and are mapped onto the canonical vocabulary (see ``fervideo.core.labels``).
+
+Crops arrive already aligned at the model's input size, so preprocessing is one vectorised
+normalisation instead of the processor's per-image PIL path. On CPU the forward pass runs
+under bf16 autocast (about 2x faster for the default model on AVX-512/AMX); on CUDA in bf16
+or fp16 with large batches.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fervideo.core.device import passive_openmp as _passive_openmp
+
+_passive_openmp()
+import torch  # noqa: E402
+
+from fervideo.core.device import cpu_has_bf16, resolve_device
+from fervideo.core.errors import ModelError
+from fervideo.core.labels import CANONICAL, labels_from_id2label
+from fervideo.modeling.catalog import (
+    DEFAULT_MODEL,
+    embedded_models,
+    hub_error,
+    sha256_file,
+)
+
+log = logging.getLogger(__name__)
+
+@dataclass
+class ModelInfo:
+    ref: str  # what the user gave
+    path: str  # resolved local path or hub id
+    labels: list[str]  # canonical, in the model's class order
+    input_size: int
+    sha256: str | None  # of the weights file, where local
+
+
+class _Single:
+    """One HF image-classification model, ready for batched inference."""
+
+    def __init__(self, ref: str, device: torch.device, dtype: str) -> None:
+        import transformers
+        from transformers import (
+            AutoConfig,
+            AutoImageProcessor,
+            AutoModelForImageClassification,
+        )
+
+        import fervideo.modeling.fervit  # noqa: F401  (registers fervit)
+
+        local = embedded_models().get(ref)
+        path = Path(ref).expanduser() if local is None else local
+        is_local = path.exists()
+        if is_local and not (path / "config.json").exists():
+            raise ModelError(f"{path}: not a Hugging Face model directory (no config.json)")
+        src = str(path) if is_local else ref
+        sha = None
+        if is_local:
+            sha = self._verify(path)
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        try:
+            config = AutoConfig.from_pretrained(src)
+            labels = labels_from_id2label(config.id2label, source=f"model {ref!r}")
+            model = AutoModelForImageClassification.from_pretrained(src)
+            processor = AutoImageProcessor.from_pretrained(src)
+        except ModelError:
+            raise
+        except OSError as exc:
+            if is_local:
+                raise ModelError(f"model {ref!r} cannot be loaded ({str(exc).splitlines()[0][:200]})") from exc
+            raise hub_error(ref, exc) from exc
+        except Exception as exc:  # noqa: BLE001 - corrupt safetensors, bad config...
+            raise ModelError(f"model {ref!r} cannot be loaded: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from exc
+        # Weights may be stored in fp16 to keep the repository small; compute in fp32 (+ autocast).
+        self.model = model.float().eval().to(device)
+        self.device = device
+        mean = np.asarray(getattr(processor, "image_mean", None) or [0.5, 0.5, 0.5], np.float32)
+        std = np.asarray(getattr(processor, "image_std", None) or [0.5, 0.5, 0.5], np.float32)
+        self.mean = torch.tensor(mean.reshape(1, -1, 1, 1) * 255.0, device=device)
+        self.std = torch.tensor(std.reshape(1, -1, 1, 1) * 255.0, device=device)
+        size = getattr(processor, "crop_size", None) if getattr(processor, "do_center_crop", False) else None
+        size = size or getattr(processor, "size", None) or {}
+        side = size.get("height") or size.get("shortest_edge") or getattr(config, "image_size", 224)
+        self.info = ModelInfo(ref=ref, path=src, labels=labels, input_size=int(side), sha256=sha)
+        # FerViT converts colour itself; other 1-channel models get luminance here.
+        self.gray = getattr(config, "num_channels", 3) == 1 and config.model_type != "fervit"
+        self.input_dtype = torch.float32
+        self.autocast = None
+        if device.type == "cuda" and dtype != "fp32":
+            self.autocast = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        elif device.type == "cpu" and (dtype == "bf16" or (dtype == "auto" and cpu_has_bf16())):
+            # Whole model in bf16: on CPUs with native bf16 (AVX512-BF16, AMX) this is about 1.6x
+            # faster than autocast, which re-casts every weight on every call (measured on the
+            # default model: 891 vs 546 crops/s; val accuracy unchanged, see the model card).
+            self.model = self.model.to(torch.bfloat16)
+            self.input_dtype = torch.bfloat16
+
+    @staticmethod
+    def _verify(path: Path) -> str | None:
+        """Check the weights against the sha256 in the model's card.json, where there is one."""
+        weights = path / "model.safetensors"
+        if not weights.exists():
+            bins = list(path.glob("*.safetensors")) + list(path.glob("pytorch_model*.bin"))
+            if not bins:
+                raise ModelError(f"{path}: no weights file (model.safetensors) in the model directory")
+            return None
+        sha = sha256_file(weights)
+        card = path / "card.json"
+        if card.exists():
+            try:
+                expected = json.loads(card.read_text()).get("sha256")
+            except json.JSONDecodeError:
+                expected = None
+            if expected and expected != sha:
+                raise ModelError(
+                    f"{weights}: sha256 {sha[:12]}... does not match the card's {expected[:12]}...; "
+                    "the weights file is corrupted or was replaced (restore it, e.g. git checkout models/)"
+                )
+        return sha
+
+    def prepare(self, crops: np.ndarray) -> torch.Tensor:
+        """(N, S, S, 3) uint8 RGB crops -> the model's normalised input on its device."""
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float()
+        x = (x - self.mean) / self.std
+        if self.gray and x.shape[1] == 3:  # a model trained on grayscale faces (e.g. a 1-channel ResNet)
+            x = x[:, 0:1] * 0.299 + x[:, 1:2] * 0.587 + x[:, 2:3] * 0.114
+        return x.to(self.input_dtype)
+
+    @torch.no_grad()
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        x = self.prepare(crops)
+        if self.autocast is not None:
+            with torch.autocast(self.device.type, self.autocast):
+                logits = self.model(pixel_values=x).logits
+        else:
+            logits = self.model(pixel_values=x).logits
+        return logits.float().softmax(-1).cpu().numpy()
+
+
+class EmotionClassifier:
+    """One model or an ensemble; ``predict`` returns (N, K) probabilities on ``self.labels``.
+
+    An ensemble's labels are the canonical union of its members' labels; members without a
+    class contribute nothing to it, and each row is renormalised.
+    """
+
+    def __init__(self, model: str | None = None, device: str = "auto", batch_size: int | None = None, dtype: str = "auto", tta: bool = False) -> None:
+        refs = [m.strip() for m in (model or DEFAULT_MODEL).split(",") if m.strip()]
+        if not refs:
+            raise ModelError("no model given")
+        self.device = resolve_device(device)
+        self.members = [_Single(r, self.device, dtype) for r in refs]
+        union = {lab for m in self.members for lab in m.info.labels}
+        self.labels = [c for c in CANONICAL if c in union]
+        # GPUs want large batches to stay busy; on a CPU 64 is past the knee of the curve.
+        self.batch_size = max(1, int(batch_size or (512 if self.device.type == "cuda" else 64)))
+        self.tta = tta
+        sizes = {m.info.input_size for m in self.members}
+        self.input_size = max(sizes)
+        self._index = [np.array([self.labels.index(lab) for lab in m.info.labels]) for m in self.members]
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One full batch through each model, so kernel selection is not billed to the first video."""
+        x = np.zeros((min(self.batch_size, 64), self.input_size, self.input_size, 3), np.uint8)
+        self.predict(x)
+
+    @property
+    def infos(self) -> list[ModelInfo]:
+        return [m.info for m in self.members]
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities (N, K) for aligned RGB crops (N, S, S, 3) uint8."""
+        n = len(crops)
+        out = np.zeros((n, len(self.labels)), np.float32)
+        if n == 0:
+            return out
+        import cv2
+
+        for member, idx in zip(self.members, self._index):
+            s = member.info.input_size
+            x = crops if crops.shape[1] == s else np.stack([cv2.resize(c, (s, s), interpolation=cv2.INTER_AREA) for c in crops])
+            for i in range(0, n, self.batch_size):
+                b = x[i : i + self.batch_size]
+                p = member(b)
+                if self.tta:
+                    p = 0.5 * (p + member(np.ascontiguousarray(b[:, :, ::-1])))
+                out[i : i + len(b), idx] += p
+        out /= np.maximum(out.sum(1, keepdims=True), 1e-12)
+        return out

@@ -1,0 +1,187 @@
+"""Track: stable face ids across frames (ByteTrack from Roboflow's ``trackers``), scene cuts.
+
+ByteTrack (Kalman filter + two-stage IoU association with a lost-track buffer) is taken from
+the maintained ``trackers`` package rather than written again; it is fed the container
+timestamps, so its motion model and lost-track buffer run on real seconds even when frames
+are sampled or the frame rate varies. A hard scene cut resets it (tracks end; ids keep
+counting up, so no id is reused in one video). Landmarks and scores ride along through
+``sv.Detections.data`` so nothing is matched twice.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fervideo.core.geometry import box_iou
+from fervideo.core.types import Faces
+
+
+class SceneCutDetector:
+    """Hard cuts from the mean HSV difference of small thumbnails (PySceneDetect's content score).
+
+    ``update(frame) -> bool`` says whether ``frame`` starts a new shot; ``reset()`` forgets
+    the previous frame. A threshold of 30 on the 0-255 scale misses camera moves and
+    lighting drifts but catches cuts between shots.
+    """
+
+    def __init__(self, threshold: float = 30.0) -> None:
+        self.threshold = threshold
+        self._prev: np.ndarray | None = None
+        self.last_score = 0.0
+
+    def update(self, frame: np.ndarray) -> bool:
+        step = max(1, min(frame.shape[0] // 36, frame.shape[1] // 64) // 2)
+        small = cv2.resize(frame[::step, ::step], (64, 36), interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32)
+        prev, self._prev = self._prev, hsv
+        if prev is None:
+            self.last_score = 0.0
+            return False
+        self.last_score = float(np.abs(hsv - prev).mean())
+        return self.last_score >= self.threshold
+
+    def reset(self) -> None:
+        self._prev = None
+
+
+class FaceTracker:
+    """``update(faces_of_one_frame) -> faces`` with ``track_ids``; ``reset()`` at a scene cut.
+
+    Faces the tracker does not confirm (low score, unmatched) come back with id -1.
+    ByteTrack confirms a new track on its second sighting, so the first sighting is returned
+    with -1; ``finalize(earlier)`` returns a *new* ``Faces`` for an earlier output in which such
+    first sightings carry the id confirmed since. Nothing returned is ever modified later:
+    the caller decides when an earlier frame is final (norfair's provisional/confirmed split).
+    """
+
+    def __init__(self, lost_seconds: float = 1.0, activation: float = 0.6, match_iou: float = 0.2, high_conf: float = 0.6) -> None:
+        self.params = dict(
+            lost_track_buffer=max(1, int(round(lost_seconds * 30))),
+            frame_rate=30.0,
+            track_activation_threshold=activation,
+            minimum_consecutive_frames=1,
+            minimum_iou_threshold=match_iou,
+            high_conf_det_threshold=high_conf,
+        )
+        self._offset = 0
+        self._max_id = -1
+        self._prev: Faces | None = None  # the previous update's output (for first-sighting matches)
+        self._seen: set[int] = set()
+        self._confirmed: dict[int, list[tuple[np.ndarray, int]]] = {}  # frame index -> (box, id) found later
+        self._new()
+
+    def _new(self) -> None:
+        from trackers import ByteTrackTracker
+
+        self._bt = ByteTrackTracker(**self.params)
+
+    def reset(self) -> None:
+        """End every track (scene cut); later ids continue above the ones given so far."""
+        self._offset = self._max_id + 1
+        self._prev = None
+        self._new()
+
+    def update(self, faces: Faces) -> Faces:
+        import supervision as sv
+
+        frames = np.unique(faces.frame_index)
+        if len(frames) > 1:
+            raise ValueError("FaceTracker.update takes the faces of one frame")
+        if len(faces) == 0:
+            return faces
+        t = float(faces.time_s[0])
+        det = sv.Detections(
+            xyxy=faces.boxes.astype(np.float32),
+            confidence=faces.scores.astype(np.float32),
+            data={"row": np.arange(len(faces))},
+        )
+        out = self._bt.update(det, timestamp=t)
+        ids = np.full(len(faces), -1, np.int64)
+        if len(out):
+            tid = np.asarray(out.tracker_id, dtype=np.int64)
+            rows = np.asarray(out.data["row"], dtype=np.int64)
+            ok = tid >= 0
+            ids[rows[ok]] = tid[ok] + self._offset
+            if ok.any():
+                self._max_id = max(self._max_id, int(ids.max()))
+        self._match_first_sightings(faces.boxes, ids)
+        out_faces = faces.with_(track_ids=ids)
+        self._prev = out_faces
+        return out_faces
+
+    def _match_first_sightings(self, boxes: np.ndarray, ids: np.ndarray) -> None:
+        """Remember which unconfirmed face of the previous frame a just-confirmed track began with.
+
+        Rows of the previous output still at -1 that overlap a new track's box (IoU >= 0.3)
+        are recorded; ``finalize`` hands them out.
+        """
+        new = [(i, int(t)) for i, t in enumerate(ids) if t >= 0 and int(t) not in self._seen]
+        self._seen.update(int(t) for t in ids if t >= 0)
+        prev = self._prev
+        if not new or prev is None or len(prev) == 0:
+            return
+        free = np.nonzero(prev.track_ids < 0)[0]
+        for i, tid in new:
+            if not len(free):
+                break
+            iou = box_iou(boxes[i], prev.boxes[free])
+            j = int(np.argmax(iou))
+            if iou[j] >= 0.3:
+                fi = int(prev.frame_index[free[j]])
+                self._confirmed.setdefault(fi, []).append((prev.boxes[free[j]].copy(), tid))
+                free = np.delete(free, j)
+
+    def finalize(self, earlier: Faces) -> Faces:
+        """``earlier`` (any subset of a previous output) with first sightings given their ids.
+
+        Returns a new ``Faces``; ``earlier`` itself is not changed. Call it once an earlier
+        frame is done (after the next detection frame's ``update``, or at a cut or the end).
+        """
+        if len(earlier) == 0 or not self._confirmed:
+            return earlier
+        ids = earlier.track_ids.copy()
+        for r in np.nonzero(ids < 0)[0]:
+            for box, tid in self._confirmed.get(int(earlier.frame_index[r]), []):
+                if np.allclose(box, earlier.boxes[r]):
+                    ids[r] = tid
+                    break
+        done = set(np.unique(earlier.frame_index).tolist())
+        self._confirmed = {f: v for f, v in self._confirmed.items() if f not in done}
+        return earlier.with_(track_ids=ids)
+
+    def tick(self, t: float) -> None:
+        """Advance time on a detection frame with no faces, so lost tracks age correctly."""
+        import supervision as sv
+
+        empty = sv.Detections.empty()
+        self._bt.update(empty, timestamp=t)
+        self._prev = None
+
+
+def drop_short_tracks(faces: Faces, min_seconds: float, min_rows: int = 2) -> Faces:
+    """Remove flicker: tracks shorter than ``min_seconds`` or with fewer than ``min_rows`` rows."""
+    if len(faces) == 0:
+        return faces
+    keep = np.zeros(len(faces), bool)
+    for tid in np.unique(faces.track_ids):
+        if tid < 0:
+            continue
+        m = faces.track_ids == tid
+        t = faces.time_s[m]
+        if m.sum() >= min_rows and (t.max() - t.min()) >= min_seconds:
+            keep |= m
+    return faces[keep]
+
+
+def renumber(faces: Faces) -> Faces:
+    """Track ids 1..T in order of first appearance (stable, readable ids in the outputs)."""
+    if len(faces) == 0:
+        return faces
+    order = np.lexsort((faces.track_ids, faces.time_s))
+    mapping: dict[int, int] = {}
+    for tid in faces.track_ids[order]:
+        if tid >= 0 and tid not in mapping:
+            mapping[int(tid)] = len(mapping) + 1
+    new = np.array([mapping.get(int(t), -1) for t in faces.track_ids], np.int64)
+    return faces.with_(track_ids=new)

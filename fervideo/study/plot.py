@@ -1,0 +1,103 @@
+"""Figures of emotion timelines (matplotlib): one per track, for papers and for the report.
+
+Stacked areas of the smoothed probabilities in the fixed colour-blind-safe palette, raw
+probabilities as faint lines, peaks marked with their times, valence underneath. Long
+tracks are averaged into time bins before plotting, so an hour-long track draws as fast
+and as small as a minute-long one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fervideo.core.files import PEAKS
+from fervideo.core.palette import hex_color
+
+FONT = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9, "xtick.labelsize": 9, "ytick.labelsize": 9}
+
+
+def labels_of(df: pd.DataFrame) -> list[str]:
+    return [c[len("smooth_"):] for c in df.columns if c.startswith("smooth_")]
+
+
+def downsample(g: pd.DataFrame, max_points: int = 800, max_gap: float = 1.0) -> pd.DataFrame:
+    """Mean per time bin when a track has more rows than ``max_points``; gaps become NaN rows."""
+    g = g.sort_values("time_s")
+    if len(g) > max_points:
+        t0, t1 = g.time_s.iloc[0], g.time_s.iloc[-1]
+        width = max((t1 - t0) / max_points, 1e-9)
+        bins = ((g.time_s - t0) / width).astype(int)
+        num = g.select_dtypes("number")
+        g = num.groupby(bins.values).mean()
+        max_gap = max(max_gap, 2 * width)
+    else:
+        g = g.select_dtypes("number").reset_index(drop=True)
+    # break lines/areas where the face was gone
+    gaps = np.nonzero(np.diff(g.time_s.to_numpy()) > max_gap)[0]
+    if len(gaps):
+        blanks = pd.DataFrame({"time_s": g.time_s.to_numpy()[gaps] + 1e-6})
+        g = pd.concat([g, blanks]).sort_values("time_s", kind="stable").reset_index(drop=True)
+    return g
+
+
+def track_figure(df: pd.DataFrame, track_id: int, peaks: pd.DataFrame | None = None, *, title: str | None = None,
+                 width: float = 8.0, height: float = 3.2, max_points: int = 800, show_peaks: int = 3):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = labels_of(df)
+    g = df[df.track_id == track_id]
+    if g.empty:
+        raise ValueError(f"no track {track_id} in the timeline (tracks: {sorted(df.track_id.unique().tolist())})")
+    d = downsample(g, max_points)
+    t = d.time_s.to_numpy()
+    with plt.rc_context(FONT):
+        fig, (ax, axv) = plt.subplots(2, 1, figsize=(width, height), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+        sm = np.nan_to_num(np.stack([d[f"smooth_{c}"].to_numpy() for c in labels]))
+        ax.stackplot(t, sm, colors=[hex_color(c) for c in labels], labels=labels, alpha=0.85, linewidth=0)
+        for c in labels:
+            ax.plot(t, d[f"raw_{c}"], color=hex_color(c), lw=0.6, alpha=0.35)
+        if peaks is not None and not peaks.empty:
+            pk = peaks[peaks.track_id == track_id]
+            for c, pg in pk.groupby("emotion"):
+                for _, p in pg.nlargest(show_peaks, "value").iterrows():
+                    ax.annotate(f"{c} {p.time_s:.1f}s", (p.time_s, 1.0), xytext=(0, 2), textcoords="offset points",
+                                ha="center", va="bottom", fontsize=7, color="black",
+                                arrowprops=None)
+                    ax.axvline(p.time_s, color=hex_color(c), lw=1.0, ls="--")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("probability")
+        ax.set_title(title or f"track {track_id}", loc="left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        if "valence" in d:
+            v = d.valence.to_numpy()
+            axv.fill_between(t, 0, v, where=v >= 0, color=hex_color("happy"), alpha=0.8, lw=0)
+            axv.fill_between(t, 0, v, where=v < 0, color=hex_color("sad"), alpha=0.8, lw=0)
+            axv.axhline(0, color="black", lw=0.5)
+        axv.set_ylim(-1, 1)
+        axv.set_ylabel("valence")
+        axv.set_xlabel("time (s)")
+        if len(t):
+            ax.set_xlim(np.nanmin(t), max(np.nanmax(t), np.nanmin(t) + 1e-3))
+        fig.tight_layout()
+    return fig
+
+
+def plot_track(timeline: str | Path, track_id: int, out: str | Path, *, peaks: str | Path | None = None, dpi: int = 200) -> Path:
+    """Write one track's figure; the format follows the extension (.png, .pdf, .svg)."""
+    import matplotlib.pyplot as plt
+
+    timeline, out = Path(timeline), Path(out)
+    df = pd.read_parquet(timeline)
+    pk_path = Path(peaks) if peaks else timeline.with_name(PEAKS)
+    pk = pd.read_parquet(pk_path) if pk_path.exists() else None
+    video = df.video.iloc[0] if len(df) else timeline.parent.name
+    fig = track_figure(df, track_id, pk, title=f"{video} - track {track_id}")
+    fig.savefig(out, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return out

@@ -1,0 +1,88 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from fervideo.stages.align import FER_TEMPLATE, align_crops, similarity
+from fervideo.stages.classify import EmotionClassifier
+from fervideo.core.errors import ModelError
+from fervideo.core.types import Faces
+
+
+def test_hf_vit_loads_with_canonical_labels(tiny_vit):
+    clf = EmotionClassifier(str(tiny_vit), device="cpu", batch_size=4)
+    assert clf.labels == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert clf.input_size == 32
+    p = clf.predict(np.random.default_rng(0).integers(0, 255, (10, 32, 32, 3), dtype=np.uint8))
+    assert p.shape == (10, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def test_fp32_and_bf16_agree(tiny_vit):
+    x = np.random.default_rng(1).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
+    a = EmotionClassifier(str(tiny_vit), device="cpu", dtype="fp32").predict(x)
+    b = EmotionClassifier(str(tiny_vit), device="cpu", dtype="auto").predict(x)
+    assert np.abs(a - b).max() < 0.05
+
+
+def test_ensemble_and_tta_shapes(tiny_vit, tiny_fervit):
+    clf = EmotionClassifier(f"{tiny_vit},{tiny_fervit}", device="cpu", tta=True)
+    assert clf.labels == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert clf.input_size == 48
+    p = clf.predict(np.random.default_rng(2).integers(0, 255, (5, 48, 48, 3), dtype=np.uint8))
+    assert p.shape == (5, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def test_offline_hub_id_gives_one_clear_line(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError) as e:
+        EmotionClassifier("trpakov/vit-face-expression", device="cpu")
+    msg = str(e.value)
+    assert "fervit-fer2013" in msg and "\n" not in msg
+
+
+def test_unmappable_labels_are_refused(tiny_vit, tmp_path):
+    d = tmp_path / "bad"
+    shutil.copytree(tiny_vit, d)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["id2label"] = {str(i): f"LABEL_{i}" for i in range(7)}
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="LABEL_0"):
+        EmotionClassifier(str(d), device="cpu")
+
+
+def test_corrupted_weights_detected_by_sha256(tiny_fervit, tmp_path):
+    d = tmp_path / "m"
+    shutil.copytree(tiny_fervit, d)
+    from fervideo.modeling.catalog import sha256_file
+
+    (d / "card.json").write_text(json.dumps({"sha256": sha256_file(d / "model.safetensors")}))
+    EmotionClassifier(str(d), device="cpu")  # intact: loads
+    w = d / "model.safetensors"
+    w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
+    with pytest.raises(ModelError, match="sha256"):
+        EmotionClassifier(str(d), device="cpu")
+
+
+def test_truncated_weights_without_card_give_load_error(tiny_fervit, tmp_path):
+    d = tmp_path / "m"
+    shutil.copytree(tiny_fervit, d)
+    w = d / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:100])
+    with pytest.raises(ModelError, match="cannot be loaded"):
+        EmotionClassifier(str(d), device="cpu")
+
+
+def test_alignment_puts_landmarks_on_template():
+    rng = np.random.default_rng(0)
+    src = FER_TEMPLATE * 100 + np.array([40.0, 20.0])
+    ang = np.deg2rad(15)
+    rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    pts = src @ rot.T + rng.normal(0, 0.01, src.shape)
+    m = similarity(pts, FER_TEMPLATE * 48)
+    mapped = pts @ m[:, :2].T + m[:, 2]
+    assert np.abs(mapped - FER_TEMPLATE * 48).max() < 0.1
+    frame = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    faces = Faces(np.array([[30, 10, 160, 160]]), [0.9], pts[None], [0], [0.0])
+    crops = align_crops(frame, faces, 48)
+    assert crops.shape == (1, 48, 48, 3) and crops.dtype == np.uint8

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+import make_samples
+from fervideo.stages import detect
+from fervideo.core.errors import BackendError
+from fervideo.core.types import FrameTime
+
+
+@pytest.fixture(scope="module")
+def centerface():
+    return detect.create("centerface", size=320)
+
+
+def test_centerface_finds_the_face_with_landmarks(centerface):
+    frames = np.stack(make_samples.moving_face(0.2, fps=10, size=(320, 240)))
+    faces = centerface.detect(frames, [FrameTime(i, i * 0.1) for i in range(len(frames))])
+    assert len(faces) == len(frames)  # one face per frame
+    assert (faces.scores > 0.7).all()
+    b = faces.boxes[0]
+    assert 100 < (b[0] + b[2]) / 2 < 220 and 20 < (b[1] + b[3]) / 2 < 160
+    lm = faces.landmarks[0]
+    assert lm[0, 0] < lm[1, 0]  # left eye left of right eye
+    assert lm[2, 1] > lm[0, 1] and lm[3, 1] > lm[2, 1]  # nose below eyes, mouth below nose
+    assert faces.frame_index.tolist() == list(range(len(frames)))
+
+
+def test_blank_frames_have_no_faces(centerface):
+    frames = np.full((3, 120, 160, 3), 100, np.uint8)
+    assert len(centerface.detect(frames, [FrameTime(i, 0.0) for i in range(3)])) == 0
+
+
+def test_registry_lists_valid_names():
+    with pytest.raises(BackendError, match="centerface, scrfd"):
+        detect.create("retinaface")
+
+
+def test_scrfd_offline_names_the_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSIGHTFACE_HOME", str(tmp_path))
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # no network in any environment
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    with pytest.raises(BackendError, match="--detector centerface"):
+        detect.create("scrfd")
+
+
+def test_nms_suppresses_overlaps():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    keep = detect.nms(boxes, np.array([0.9, 0.8, 0.7]), 0.3)
+    assert keep.tolist() == [0, 2]
+
+
+def test_torch_runtime_matches_onnxruntime():
+    """The torch rebuild of the graph (used on CUDA GPUs) gives onnxruntime's detections."""
+    frames = np.stack(make_samples.moving_face(0.2, fps=10, size=(320, 240)))
+    times = [FrameTime(i, i * 0.1) for i in range(len(frames))]
+    a = detect.create("centerface", runtime="ort").detect(frames, times)
+    t = detect.create("centerface", runtime="torch")
+    assert t.provider == "torch-cpu"
+    b = t.detect(frames, times)
+    assert len(a) == len(b)
+    assert np.abs(a.boxes - b.boxes).max() < 0.05 and np.abs(a.landmarks - b.landmarks).max() < 0.05

@@ -1,0 +1,63 @@
+import numpy as np
+
+from fervideo.stages.track import FaceTracker, SceneCutDetector, drop_short_tracks, renumber
+from fervideo.core.types import Faces
+
+
+def _frame(i, boxes, t=None):
+    n = len(boxes)
+    return Faces(np.array(boxes, float), np.full(n, 0.9), np.zeros((n, 5, 2)), np.full(n, i), np.full(n, i * 0.1 if t is None else t))
+
+
+def test_two_moving_faces_keep_their_ids_from_the_first_frame():
+    tr = FaceTracker()
+    outs = [tr.update(_frame(i, [[10 + 3 * i, 10, 60 + 3 * i, 70], [200 - 2 * i, 50, 250 - 2 * i, 110]])) for i in range(10)]
+    assert (outs[0].track_ids == -1).all()  # provisional: ByteTrack confirms on the second sighting
+    first = tr.finalize(outs[0])
+    assert (outs[0].track_ids == -1).all()  # what update returned is never changed afterwards
+    ids = np.array([first.track_ids, *[o.track_ids for o in outs[1:]]])
+    assert (ids >= 0).all()  # first sighting back-filled
+    assert len(set(ids[:, 0])) == 1 and len(set(ids[:, 1])) == 1 and ids[0, 0] != ids[0, 1]
+
+
+def test_finalize_works_on_a_filtered_subset():
+    tr = FaceTracker()
+    outs = [tr.update(_frame(i, [[10 + 3 * i, 10, 60 + 3 * i, 70], [200 - 2 * i, 50, 250 - 2 * i, 110]])) for i in range(3)]
+    second_face_only = outs[0][np.array([False, True])]
+    done = tr.finalize(second_face_only)
+    assert done.track_ids.tolist() == [outs[1].track_ids[1]]
+
+
+def test_reset_ends_tracks_without_reusing_ids():
+    tr = FaceTracker()
+    a = [tr.update(_frame(i, [[10, 10, 60, 70]])) for i in range(3)]
+    tr.reset()
+    b = [tr.update(_frame(i, [[10, 10, 60, 70]])) for i in range(3, 6)]
+    assert a[-1].track_ids[0] != b[-1].track_ids[0]
+
+
+def test_lost_face_rejoins_within_buffer():
+    tr = FaceTracker(lost_seconds=1.0)
+    first = [tr.update(_frame(i, [[10, 10, 60, 70]])) for i in range(3)]
+    tr.tick(0.4)
+    tr.tick(0.5)
+    back = tr.update(_frame(6, [[11, 10, 61, 70]]))
+    assert back.track_ids[0] == first[1].track_ids[0] >= 0
+
+
+def test_scene_cut_detector():
+    sc = SceneCutDetector()
+    a = np.full((90, 160, 3), 30, np.uint8)
+    b = a.copy()
+    b[:, :, 0] = 220
+    assert not sc.update(a)
+    assert not sc.update(a)
+    assert sc.update(b)
+
+
+def test_drop_short_and_renumber():
+    f = Faces.concat([_frame(i, [[0, 0, 5, 5]]) for i in range(10)]).with_(track_ids=np.full(10, 7))
+    g = Faces.concat([_frame(i, [[50, 50, 55, 55]]) for i in range(2)]).with_(track_ids=np.full(2, 3))
+    kept = drop_short_tracks(Faces.concat([f, g]), min_seconds=0.5)
+    assert set(kept.track_ids.tolist()) == {7}
+    assert set(renumber(kept).track_ids.tolist()) == {1}

@@ -1,0 +1,168 @@
+"""Training data loaders, metrics, and a few real optimisation steps on generated images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from fervideo.core.errors import DataError
+from fervideo.train.data import encode_png, load_dataset
+from fervideo.train.metrics import metrics_from_predictions
+
+
+def _images(n, seed=0):
+    """Two visibly different classes: bright top half vs bright bottom half."""
+    rng = np.random.default_rng(seed)
+    imgs = rng.integers(0, 60, (n, 48, 48), dtype=np.uint8)
+    y = np.arange(n) % 2
+    imgs[y == 0, :24] += 150
+    imgs[y == 1, 24:] += 150
+    return imgs, y
+
+
+def test_parquet_csv_and_folder_loaders_agree(tmp_path):
+    imgs, y = _images(6)
+    names = np.array(["happiness", "sadness"])[y]
+    pq.write_table(pa.table({"image": [encode_png(i) for i in imgs], "label": names.tolist()}), tmp_path / "d.parquet")
+    with open(tmp_path / "d.csv", "w") as fh:
+        fh.write("emotion,pixels,Usage\n")
+        for im, lab in zip(imgs, y):
+            fh.write(f"{3 if lab == 0 else 4},{' '.join(map(str, im.ravel()))},Training\n")
+        fh.write(f"6,{' '.join(['0'] * 2304)},PublicTest\n")
+    for lab, im, i in zip(names, imgs, range(6)):
+        (tmp_path / "folder" / lab).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "folder" / lab / f"{i}.png").write_bytes(encode_png(im))
+    a = load_dataset(tmp_path / "d.parquet")
+    b = load_dataset(tmp_path / "d.csv", usage="Training")
+    c = load_dataset(tmp_path / "folder")
+    for d in (a, b, c):
+        assert d.classes == ["happy", "sad"] and len(d) == 6
+        assert np.array_equal(np.sort(d.labels), np.sort(y))
+    assert np.array_equal(a.images, b.images)
+    assert len(load_dataset(tmp_path / "d.csv")) == 7
+
+
+def test_fer_parquet_layout_with_int_labels(tmp_path):
+    imgs, y = _images(4)
+    t = pa.table({"image": [encode_png(i) for i in imgs], "label": pa.array(y + 3, pa.int8())})
+    t = t.replace_schema_metadata({"labels": "angry,disgust,fear,happy,sad,surprise,neutral"})
+    pq.write_table(t, tmp_path / "f.parquet")
+    d = load_dataset(tmp_path / "f.parquet")
+    assert d.classes == ["happy", "sad"]
+
+
+def test_loader_errors_are_clear(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_dataset(tmp_path / "nope.parquet")
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(DataError, match="unsupported"):
+        load_dataset(tmp_path / "x.txt")
+
+
+def test_metrics_against_a_hand_computed_confusion_matrix():
+    y_true = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    y_pred = np.array([0, 0, 1, 1, 2, 2, 2, 2, 0])
+    m = metrics_from_predictions(y_true, y_pred, ["a", "b", "c"])
+    assert m.confusion.tolist() == [[2, 1, 0], [0, 1, 1], [1, 0, 3]]
+    assert m.accuracy == pytest.approx(6 / 9)
+    assert m.precision.tolist() == pytest.approx([2 / 3, 1 / 2, 3 / 4])
+    assert m.recall.tolist() == pytest.approx([2 / 3, 1 / 2, 3 / 4])
+    f1 = [2 / 3, 1 / 2, 3 / 4]
+    assert m.macro_f1 == pytest.approx(np.mean(f1))
+
+
+def test_training_lowers_the_loss_and_writes_a_loadable_model(tmp_path):
+    from fervideo.stages.classify import EmotionClassifier
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    imgs, y = _images(256)
+    tr = FaceImages(imgs, y, ["happy", "sad"], "synthetic")
+    va_imgs, va_y = _images(64, seed=1)
+    va = FaceImages(va_imgs, va_y, ["happy", "sad"], "synthetic-val")
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=2e-3, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      stem_channels=[8, 16, 16], warmup_epochs=0.5, device="cpu", seed=0)
+    summary = train(tr, va, tmp_path / "m", cfg)
+    hist = summary["history"]
+    ck = __import__("torch").load(tmp_path / "m" / "checkpoints" / "last.pt", weights_only=False)
+    losses = [h["train_loss"] for h in ck["history"]]
+    assert losses[-1] < losses[0]
+    assert hist[-1]["val_accuracy"] > 0.9
+    clf = EmotionClassifier(str(tmp_path / "m"), device="cpu")
+    assert clf.labels == ["happy", "sad"]
+    crops = np.repeat(va_imgs[:4, :, :, None], 3, axis=3)
+    assert (clf.predict(crops).argmax(1) == va_y[:4]).mean() >= 0.75
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    imgs, y = _images(64)
+    data = FaceImages(imgs, y, ["happy", "sad"], "s")
+    small = dict(warmup_epochs=0.5, batch_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, stem_channels=[8, 8, 8], device="cpu", seed=3)
+    def interrupt(res):
+        if res.epoch == 1:
+            raise KeyboardInterrupt  # like Ctrl-C after the first epoch's checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(data, data, tmp_path / "a", TrainConfig(epochs=2, **small), on_epoch=interrupt)
+    train(data, data, tmp_path / "a", TrainConfig(epochs=2, **small), resume=True)
+    full = train(data, data, tmp_path / "b", TrainConfig(epochs=2, **small))
+    import torch
+
+    a = torch.load(tmp_path / "a" / "checkpoints" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=False)
+    assert a["epoch"] == b["epoch"] == 2
+    assert a["history"][-1]["train_loss"] == pytest.approx(b["history"][-1]["train_loss"], rel=1e-4)
+    assert full["best_epoch"] >= 1
+
+
+def test_resnet_comparison_arch_trains_loads_and_explains(tmp_path):
+    """The convolutional comparison model goes through the same train -> analyze -> explain path."""
+    from fervideo.stages.classify import EmotionClassifier
+    from fervideo.study.explain import explain_crop
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    imgs, y = _images(256)
+    tr = FaceImages(imgs, y, ["happy", "sad"], "synthetic")
+    va_imgs, va_y = _images(64, seed=1)
+    va = FaceImages(va_imgs, va_y, ["happy", "sad"], "synthetic-val")
+    cfg = TrainConfig(arch="resnet", epochs=3, batch_size=32, lr=2e-3, num_hidden_layers=1, stem_channels=[8, 16],
+                      warmup_epochs=0.5, device="cpu", seed=0)
+    summary = train(tr, va, tmp_path / "r", cfg)
+    assert summary["history"][-1]["val_accuracy"] > 0.9
+    clf = EmotionClassifier(str(tmp_path / "r"), device="cpu")
+    assert clf.members[0].model.config.model_type == "resnet"
+    crops = np.repeat(va_imgs[:8, :, :, None], 3, axis=3)  # colour crops, as analyze passes them
+    assert (clf.predict(crops).argmax(1) == va_y[:8]).mean() >= 0.75
+    ex = explain_crop(clf, crops[0])
+    assert ex.method == "Grad-CAM" and ex.heat.shape == (48, 48)
+
+
+def test_unknown_arch_lists_the_valid_ones():
+    from fervideo.train.trainer import TrainConfig, build_model
+
+    with pytest.raises(ValueError, match="fervit, resnet"):
+        build_model(["happy", "sad"], TrainConfig(arch="vgg"))
+
+
+def test_fine_tuning_a_checkpoint_stored_in_fp16_trains_in_fp32(tmp_path, tiny_fervit):
+    """Released models are stored in fp16 (small files); --init from one must not train in fp16."""
+    import torch
+
+    from fervideo.modeling import FerViTForImageClassification
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    src = tmp_path / "fp16"
+    FerViTForImageClassification.from_pretrained(tiny_fervit).half().save_pretrained(src)
+    __import__("shutil").copy(tiny_fervit / "preprocessor_config.json", src)
+    imgs, y = _images(64)
+    data = FaceImages(imgs, y, ["happy", "sad"], "s")
+    train(data, data, tmp_path / "ft", TrainConfig(init=str(src), epochs=1, batch_size=32, warmup_epochs=0.5, device="cpu"))
+    state = torch.load(tmp_path / "ft" / "checkpoints" / "last.pt", weights_only=False)["model"]
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}
