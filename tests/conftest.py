@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -67,3 +68,56 @@ def tiny_fervit(tmp_path_factory) -> Path:
     FerViTForImageClassification(cfg).save_pretrained(d)
     ViTImageProcessor(size={"height": 48, "width": 48}, image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(d)
     return d
+
+
+@pytest.fixture(params=["decord", "pyav-only"])
+def frame_backend(request, monkeypatch) -> str:
+    """Run a test with decord, and with ``import decord`` failing as on a machine without its
+    wheels (ARM Macs, ARM Linux): random access then goes through PyAV."""
+    if request.param == "pyav-only":
+        monkeypatch.setitem(sys.modules, "decord", None)  # import decord -> ImportError
+    else:
+        pytest.importorskip("decord")
+    return request.param
+
+
+# --- A passing test must not log at ERROR -------------------------------------------------
+# An ERROR record during a test that passes is a failure nobody looked at (a swallowed
+# exception, a backend that fell over and was silently replaced). Tests where the ERROR is
+# the point say so with ``@pytest.mark.allow_error_log``.
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "allow_error_log: the test passes although something logs at ERROR (the error is the point)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"_report_{report.when}", report)
+
+
+@pytest.fixture(autouse=True)
+def _fail_passing_tests_that_log_errors(request):
+    handler = _ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+    report = getattr(request.node, "_report_call", None)
+    if handler.records and report is not None and report.passed and request.node.get_closest_marker("allow_error_log") is None:
+        shown = "\n".join(f"  {r.name}: {r.getMessage()}" for r in handler.records[:5])
+        pytest.fail(f"{len(handler.records)} record(s) logged at ERROR during a passing test "
+                    f"(mark it allow_error_log if the error is the point):\n{shown}", pytrace=False)

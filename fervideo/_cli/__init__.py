@@ -7,6 +7,8 @@ use them, so ``fervideo --help`` answers at once.
 from __future__ import annotations
 
 from fervideo._cli import analyze, explain, models, study, train  # noqa: F401  (register the commands)
+from fervideo._cli import persons  # noqa: F401  (register the command)
+from fervideo._cli import export, study_cmd  # noqa: F401  (register the commands)
 from fervideo._cli.app import app
 
 

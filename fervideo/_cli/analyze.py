@@ -13,7 +13,7 @@ from fervideo.core.errors import FervideoError
 
 @app.command()
 def analyze(
-    videos: Annotated[list[Path], typer.Argument(help="Video files (shell globs such as interviews/*.mp4 work)", readable=False)],
+    videos: Annotated[list[Path], typer.Argument(help="Video files, folders of videos, or glob patterns ('sessions/*/*.mp4')", readable=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: OUT/<video stem>/ per video and OUT/study.parquet")] = Path("out"),
     fps: Annotated[float, typer.Option(help="Analysis rate in frames per second of video; 0 = every frame")] = 10.0,
     model: Annotated[str | None, typer.Option(help="HF model dir or hub id, or A,B for an ensemble (default: embedded fervit-fer2013)")] = None,
@@ -23,13 +23,23 @@ def analyze(
     smooth: Annotated[str, typer.Option(help="Temporal smoothing: none, ema, gaussian or hmm")] = "gaussian",
     smooth_seconds: Annotated[float, typer.Option(help="Gaussian sigma / EMA time constant in seconds")] = 0.3,
     min_track: Annotated[float, typer.Option(help="Drop tracks shorter than this many seconds")] = 0.5,
-    reid: Annotated[bool, typer.Option("--reid/--no-reid", help="Rejoin a person after a cut or occlusion (ArcFace; needs insightface models)")] = False,
+    persons: Annotated[bool, typer.Option("--persons/--no-persons", help="Join each video's tracks into persons (person_id) by face embeddings")] = True,
+    embedder: Annotated[str, typer.Option(help="Face embeddings for persons: dlib (default, offline), arcface (insightface pack) or onnx (--embed-model)")] = "dlib",
+    embed_model: Annotated[str | None, typer.Option(help="The ONNX face-embedding model of --embedder onnx")] = None,
+    person_threshold: Annotated[float | None, typer.Option(help="Linkage distance for one person (default: the embedder's, dlib 0.40); lower = fewer merges")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     batch_size: Annotated[int | None, typer.Option(help="Face crops per classifier batch (default 64 on CPU, 512 on CUDA)")] = None,
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Average with horizontally flipped crops")] = False,
     render: Annotated[bool, typer.Option("--render/--no-render", help="Write annotated.mp4")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo videos that are already finished")] = False,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Also the videos in sub-folders of the folders given")] = False,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch and onnxruntime")] = None,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS",
+                                            help="Run each video as a task on a Ray cluster: auto (the cluster of this machine), "
+                                                 "HOST:PORT, or local (a Ray instance on this machine); OUT must be shared by every node")] = None,
+    shard: Annotated[str | None, typer.Option("--shard", metavar="K/N",
+                                              help="Analyse only slice K of N of the videos (job arrays: K from 0 to N-1); "
+                                                   "then `fervideo study OUT`")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details and show tracebacks")] = False,
 ) -> None:
     """Per-face-track emotion timelines (Parquet) and annotated videos for a batch of videos."""
@@ -40,13 +50,16 @@ def analyze(
     try:
         opts = AnalyzeOptions(
             fps=fps, model=model, detector=detector, detect_size=detect_size, detect_interval=detect_interval,
-            smooth=smooth, smooth_seconds=smooth_seconds, min_track=min_track, reid=reid, device=device,
+            smooth=smooth, smooth_seconds=smooth_seconds, min_track=min_track, device=device,
+            persons=persons, embedder=embedder, embed_model=embed_model, person_threshold=person_threshold,
             batch_size=batch_size, tta=tta, render=render, overwrite=overwrite, threads=threads,
         )
     except ValueError as exc:
         fail(exc, verbose)
     try:
-        ok = run_analyze(videos, out, opts, console, verbose)
+        batch = {"shard": shard} if ray is None else {"shard": shard, "executor": "ray", "ray_address": _ray_address(ray)}
+        videos = _expand(videos, out, recursive)
+        ok = run_analyze(videos, out, opts, console, verbose, recursive=recursive, **batch)
     except FervideoError as exc:
         fail(exc, verbose)
     except KeyboardInterrupt as exc:
@@ -57,3 +70,27 @@ def analyze(
                       + "; the one in progress left nothing behind. Run the same command again to continue.", soft_wrap=True)
         raise typer.Exit(130)
     raise typer.Exit(0 if ok else 1)
+
+
+def _expand(videos: list[Path], out: Path, recursive: bool) -> list[Path]:
+    """Folders and patterns to video files (so progress counts them), saying what was skipped as output."""
+    from fervideo.pipeline.inputs import expand_inputs
+
+    found = expand_inputs(videos, out=out, recursive=recursive)
+    n = len(found.skipped)
+    if n:
+        console.print(f"[dim]skipped {n} file{'s' if n != 1 else ''} inside fervideo output folders[/dim] "
+                      f"(e.g. {found.skipped[0]}): fervideo's outputs are never analysed as inputs", soft_wrap=True)
+    return found.paths + [Path(item) for item, _ in found.problems]  # problems: analyze reports each
+
+
+def _ray_address(value: str) -> str | None:
+    """--ray's value: None for a local instance; refuses a video taken as the address (``--ray a.mp4 b.mp4``)."""
+    from fervideo.core.errors import ConfigError
+
+    if value == "local":
+        return None
+    if Path(value).is_file():
+        raise ConfigError(f"--ray took the video {value} as the cluster address: give it one "
+                          "(--ray local, --ray auto or --ray HOST:PORT)")
+    return value

@@ -24,27 +24,37 @@ class _RichProgress(BatchProgress):
         self.prog = prog
         self.console = console
         self.overall = prog.add_task("all videos", total=n_videos, fps="")
-        self.task = None
+        self.bars: dict[str, tuple] = {}  # video path -> (its bar, start time); several at once on a cluster
+        self.task: str | None = None  # the video ``frames`` advances: the latest started
         self.done = 0
 
     def video_start(self, path: Path, frames_estimate: int, phase: str) -> None:
-        if self.task is not None:
-            self.prog.remove_task(self.task)
-        self.task = self.prog.add_task(f"{phase} {path.name}", total=frames_estimate or None, fps="")
-        self._t0 = self.prog.get_time()
+        self._remove(str(path))
+        bar = self.prog.add_task(f"{phase} {path.name}", total=frames_estimate or None, fps="")
+        self.bars[str(path)] = (bar, self.prog.get_time())
+        self.task = str(path)
 
     def frames(self, n: int) -> None:
-        if self.task is None:
+        if self.task is not None:
+            self.video_frames(Path(self.task), n)
+
+    def video_frames(self, path: Path, n: int) -> None:
+        if str(path) not in self.bars:
             return
-        self.prog.advance(self.task, n)
-        t = self.prog.tasks[[x.id for x in self.prog.tasks].index(self.task)]
-        el = self.prog.get_time() - self._t0
+        bar, t0 = self.bars[str(path)]
+        self.prog.advance(bar, n)
+        t = self.prog.tasks[[x.id for x in self.prog.tasks].index(bar)]
+        el = self.prog.get_time() - t0
         if el > 0:
-            self.prog.update(self.task, fps=f"{t.completed / el:.1f} frames/s")
+            self.prog.update(bar, fps=f"{t.completed / el:.1f} frames/s")
+
+    def _remove(self, path: str) -> None:
+        if path in self.bars:
+            self.prog.remove_task(self.bars.pop(path)[0])
 
     def video_end(self, r: VideoResult) -> None:
-        if self.task is not None:
-            self.prog.remove_task(self.task)
+        self._remove(r.path)
+        if self.task == r.path:
             self.task = None
         self.prog.advance(self.overall, 1)
         name = Path(r.path).name
@@ -56,10 +66,16 @@ class _RichProgress(BatchProgress):
             self.console.print(f"[yellow]partial[/yellow] {name}: {r.reason}", soft_wrap=True)
 
 
-def run_analyze(videos: list[Path], out: Path, opts: AnalyzeOptions, console: Console, verbose: bool) -> bool:
+def run_analyze(videos: list[Path], out: Path, opts: AnalyzeOptions, console: Console, verbose: bool, **batch) -> bool:
+    """``batch``: analyze's executor, ray_address and shard."""
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"), TimeElapsedColumn()]
+    n_videos = len(videos)
+    if batch.get("shard"):
+        from fervideo.pipeline import shard
+
+        n_videos = len(shard.select(list(videos), batch["shard"]))
     with Progress(*cols, console=console, transient=False) as prog:
-        result = analyze(videos, out, opts, progress=_RichProgress(prog, len(videos), console))
+        result = analyze(videos, out, opts, progress=_RichProgress(prog, n_videos, console), **batch)
     _summary(result, console)
     return result.ok
 

@@ -8,12 +8,33 @@ from typing import Annotated
 import typer
 
 from fervideo._cli.app import app, console, fail, setup_logging
-from fervideo.core.errors import FervideoError
+from fervideo.core.errors import ConfigError, FervideoError
+from fervideo.core.files import TIMELINE
+
+
+def timeline_of(path: Path) -> Path:
+    """The timeline a ``plot`` argument means: the file, a video's output folder, or the only
+    video of a study folder; otherwise a line that says what to give instead."""
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file or folder (give a {TIMELINE} or a video's output folder)")
+    if path.is_dir():
+        if (path / TIMELINE).exists():
+            return path / TIMELINE
+        videos = sorted(d for d in path.iterdir() if d.is_dir() and (d / TIMELINE).exists())
+        if len(videos) == 1:
+            return videos[0] / TIMELINE
+        if not videos:
+            raise ConfigError(f"{path}: no {TIMELINE} in this folder or its sub-folders (is it an output folder of analyze?)")
+        names = ", ".join(str(d) for d in videos[:6]) + (", ..." if len(videos) > 6 else "")
+        raise ConfigError(f"{path} is a study folder of {len(videos)} videos; plot one of them: {names}")
+    if path.suffix.lower() != ".parquet":
+        raise ConfigError(f"{path}: not a timeline (give a {TIMELINE} or a video's output folder)")
+    return path
 
 
 @app.command()
 def plot(
-    timeline: Annotated[Path, typer.Argument(help="A timeline.parquet written by analyze")],
+    timeline: Annotated[Path, typer.Argument(help="A timeline.parquet, or a video's output folder (OUT/<video>)")],
     track: Annotated[int, typer.Option("--track", "-t", help="Track id")] = 1,
     out: Annotated[Path, typer.Option("-o", "--out", help="Figure file: .png, .pdf or .svg")] = Path("track.png"),
     dpi: int = 200,
@@ -22,8 +43,8 @@ def plot(
     from fervideo.study.plot import plot_track
 
     try:
-        console.print(f"wrote {plot_track(timeline, track, out, dpi=dpi)}")
-    except (ValueError, OSError) as exc:
+        console.print(f"wrote {plot_track(timeline_of(timeline), track, out, dpi=dpi)}")
+    except (FervideoError, ValueError, OSError) as exc:
         fail(exc, False)
 
 

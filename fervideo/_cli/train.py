@@ -65,16 +65,16 @@ def train(
     from fervideo.train.trainer import TrainConfig
     from fervideo.train.trainer import train as run_train
 
-    cfg = TrainConfig(
-        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
-        class_weights=class_weights, patience=patience, seed=seed, device=device, bf16=bf16, threads=threads,
-        init=init, arch=arch, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
-        stem_channels=[int(c) for c in stem.split(",")],
-        augment=(video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix),
-        max_steps_per_epoch=max_steps_per_epoch, input_norm=input_norm, votes_mode=votes_mode, votes_weight=votes_weight,
-        votes_out=str(votes_out) if votes_out else None,
-    )
-    try:
+    try:  # options are checked (ConfigError, DeviceError) before any data is loaded
+        cfg = TrainConfig(
+            epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
+            class_weights=class_weights, patience=patience, seed=seed, device=device, bf16=bf16, threads=threads,
+            init=init, arch=arch, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
+            stem_channels=[int(c) for c in stem.split(",")],
+            augment=(video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix),
+            max_steps_per_epoch=max_steps_per_epoch, input_norm=input_norm, votes_mode=votes_mode, votes_weight=votes_weight,
+            votes_out=str(votes_out) if votes_out else None,
+        )
         tr = load_dataset(data, usage=usage, size=image_size)
         va = load_dataset(val, usage=val_usage, size=image_size)
         vt = vv = None
@@ -131,6 +131,9 @@ def evaluate(
     if not refs:
         refs = ["fervit-fer2013"]
     try:
+        from fervideo.core.device import check_device_name
+
+        check_device_name(device)  # before the data set is read
         data_set = load_dataset(data, usage=usage, size=None)
         out.mkdir(parents=True, exist_ok=True)
         results = []
@@ -161,5 +164,36 @@ def evaluate(
         console.print(comp)
         csv_path, js = write_comparison(results, out)
         console.print(f"written: {csv_path}, {js} and confusion matrices (CSV, PNG) in {out}")
+    except FervideoError as exc:
+        fail(exc, verbose)
+
+
+@app.command()
+def calibrate(
+    model_dir: Annotated[Path, typer.Argument(help="Local model directory (Hugging Face format) to calibrate in place")],
+    val: Annotated[Path, typer.Option(help="Validation data (class-folder tree, FER-2013 .csv or .parquet)")],
+    usage: Annotated[str | None, typer.Option(help="FER-2013 CSV: keep rows with this Usage")] = None,
+    write: Annotated[bool, typer.Option("--write/--dry-run", help="store the temperature and update the card")] = True,
+    force: Annotated[bool, typer.Option(help="store the temperature even where it does not lower the held-out ECE")] = False,
+    batch_size: int = 256,
+    device: str = "cpu",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Fit a probability temperature on validation data; analyze applies it from then on."""
+    setup_logging(verbose)
+    from fervideo.train.calibrate import calibrate as run_calibrate
+    from fervideo.train.card import add_calibration
+    from fervideo.train.data import load_dataset
+
+    try:
+        res = run_calibrate(model_dir, load_dataset(val, usage=usage, size=None), device=device, batch_size=batch_size,
+                            write=write, force=force)
+        console.print(f"{model_dir}: temperature {res.temperature:.3f} on {res.n} images; expected calibration error "
+                      f"({res.bins} bins) {res.ece_before:.4f} -> {res.ece_after:.4f} "
+                      f"(held-out halves {res.ece_after_heldout:.4f}); NLL {res.nll_before:.4f} -> {res.nll_after:.4f}")
+        if write:
+            add_calibration(model_dir, res.as_dict())
+            console.print(f"stored in {model_dir / res.stored_in.split()[0]}; card updated" if res.stored_in else
+                          "not stored: this temperature does not lower the held-out ECE (--force stores it); card updated")
     except FervideoError as exc:
         fail(exc, verbose)

@@ -43,6 +43,12 @@ def cpu_has_bf16() -> bool:
     return False
 
 
+def cuda_possible() -> bool:
+    """False where no NVIDIA driver is installed: then "auto" is the CPU without importing torch
+    (about a second of start-up for runs that never needed it); True means: ask torch."""
+    return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0"))
+
+
 def resolve_device(device: str) -> torch.device:
     check_device_name(device)
     passive_openmp()
@@ -53,3 +59,13 @@ def resolve_device(device: str) -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DeviceError("--device cuda was asked for, but torch sees no CUDA GPU")
     return torch.device(device)
+
+
+def ort_providers(device: str) -> list[str]:
+    """onnxruntime providers for a device name (detectors, embedders): CUDA first when asked for and available."""
+    import onnxruntime as ort
+
+    have = ort.get_available_providers()
+    if device in ("auto", "cuda") and "CUDAExecutionProvider" in have:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]

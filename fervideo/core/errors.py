@@ -23,8 +23,11 @@ class BackendError(FervideoError):
     """An unknown backend name, or a backend whose optional dependency is missing."""
 
 
-class ConfigError(FervideoError):
-    """An option has a value that cannot work (unknown architecture, bad range), found before any work."""
+class ConfigError(FervideoError, ValueError):
+    """An option has a value that cannot work (unknown architecture, bad range), found before any work.
+
+    Also a ``ValueError``, so callers that validate values the usual Python way catch it.
+    """
 
 
 class DeviceError(ConfigError):

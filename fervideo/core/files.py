@@ -9,10 +9,17 @@ from __future__ import annotations
 TIMELINE = "timeline.parquet"
 TRACKS = "tracks.parquet"
 PEAKS = "peaks.parquet"
+PERSONS = "persons.parquet"
 ANNOTATED = "annotated.mp4"
 STUDY = "study.parquet"
+STUDY_PERSONS = "study_persons.parquet"
+PERSONS_CSV = "persons.csv"  # names and roles, filled in by the researcher (``fervideo persons``)
+CONTACT_SHEET = "persons.png"  # one face per person per video, to fill persons.csv from
 FAILURES = "failures.parquet"
 REPORT = "report.html"
 
 #: Files that make a video folder finished (the annotated video too when rendering).
-VIDEO_TABLES = (TIMELINE, TRACKS, PEAKS)
+VIDEO_TABLES = (TIMELINE, TRACKS, PEAKS, PERSONS)
+
+#: Suffixes read as still images (face data sets, ``fervideo explain`` inputs).
+IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})

@@ -137,10 +137,6 @@ class Faces:
         """A copy with some arrays replaced (validated again)."""
         return replace(self, **changes)
 
-    @property
-    def centers(self) -> np.ndarray:
-        return np.stack([(self.boxes[:, 0] + self.boxes[:, 2]) / 2, (self.boxes[:, 1] + self.boxes[:, 3]) / 2], 1)
-
 
 @dataclass
 class VideoInfo:

@@ -11,18 +11,38 @@ from pathlib import Path
 
 from fervideo.core.errors import ModelError
 from fervideo.core.labels import labels_from_id2label
+from fervideo.modeling.data_config import data_config_from_dir
 
 DEFAULT_MODEL = "fervit-fer2013"
 
 
 def models_dirs() -> list[Path]:
-    """Where embedded models are looked up: $FERVIDEO_MODELS, the source checkout, the install prefix."""
+    """Where embedded models are looked up: $FERVIDEO_MODELS, the source checkout, the install
+    prefix (a wheel installs the default model into <prefix>/share/fervideo/models), and
+    wherever the installed distribution's record says it went (``pip install --user``)."""
     dirs = []
     if os.environ.get("FERVIDEO_MODELS"):
         dirs.append(Path(os.environ["FERVIDEO_MODELS"]))
     dirs.append(Path(__file__).resolve().parents[2] / "models")
     dirs.append(Path(sys.prefix) / "share" / "fervideo" / "models")
+    installed = _installed_models_dir()
+    if installed is not None and installed not in dirs:
+        dirs.append(installed)
     return dirs
+
+
+def _installed_models_dir() -> Path | None:
+    from importlib import metadata
+
+    try:
+        files = metadata.files("fervideo") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        parts = f.parts
+        if parts[-1] == "config.json" and len(parts) >= 4 and parts[-4:-2] == ("fervideo", "models"):
+            return Path(str(f.locate())).resolve().parent.parent
+    return None
 
 
 def embedded_models() -> dict[str, Path]:
@@ -41,6 +61,61 @@ def hub_error(ref: str, exc: Exception) -> ModelError:
         f"model {ref!r} is not a local model directory and could not be fetched from the Hugging Face hub "
         f"({msg[:160]}); without network use the embedded default '{DEFAULT_MODEL}' (omit --model) or a local directory"
     )
+
+
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
+def _hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached now, None if it can: HF_HUB_OFFLINE, or one
+    TCP connection (to the hub, or to the HTTPS proxy) that fails within a few seconds.
+
+    Without it, huggingface_hub retries an unreachable hub five times with back-off (23 s and
+    a dozen warning lines) before the one error that matters."""
+    import urllib.request
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+        return "HF_HUB_OFFLINE is set"
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    proxy = urllib.request.getproxies().get("https" if endpoint.startswith("https") else "http")
+    url = urlparse(proxy or endpoint)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S):
+            return None
+    except OSError as exc:
+        return f"{host}: {exc.strerror or exc}"
+
+
+def check_model_ref(ref: str) -> None:
+    """Fail at once, in one line, for a ``--model`` no source can provide: a near miss of a
+    model on this machine ("did you mean fervit-fer2013?"), a local folder that does not
+    exist, or a hub id while the hub cannot be reached. Embedded names, existing folders and
+    models in the Hugging Face cache pass; so does a hub id when the hub answers."""
+    import difflib
+
+    emb = embedded_models()
+    if ref in emb or Path(ref).expanduser().exists():
+        return
+    cached = [n for n, _ in hf_cache_dirs()]
+    if ref in cached:
+        return
+    known = sorted(emb) + cached
+    close = difflib.get_close_matches(Path(ref).name, known, n=1, cutoff=0.75) or difflib.get_close_matches(ref, known, n=1, cutoff=0.75)
+    hint = f"did you mean {close[0]!r}?" if close else f"models on this machine: {', '.join(known) or 'none'}"
+    parts = [x for x in ref.split("/") if x]
+    looks_local = ref.startswith((".", "/", "~")) or len(parts) > 2 or ref.endswith("/") or os.sep != "/" and os.sep in ref
+    if looks_local:
+        raise ModelError(f"{ref}: no such model folder ({hint})")
+    if len(parts) == 1 and close:  # hub ids are owner/name; this is a typo of a local name
+        raise ModelError(f"model {ref!r} not found: not an embedded model, a local folder or a cached hub model; {hint}")
+    why = _hub_unreachable()
+    if why:
+        raise ModelError(f"model {ref!r} is not on this machine and the Hugging Face hub cannot be reached ({why}); "
+                         + (f"{hint}" if close else f"use the embedded default '{DEFAULT_MODEL}' (omit --model) or a local model folder"))
 
 
 def sha256_file(path: Path) -> str:
@@ -85,15 +160,7 @@ def _entry(name: str, d: Path, source: str) -> ModelEntry:
         classes = labels_from_id2label(cfg.get("id2label", {}), source=name)
     except ModelError:
         classes = [str(v) for _, v in sorted(cfg.get("id2label", {}).items(), key=lambda kv: int(kv[0]))]
-    size = cfg.get("image_size", 224)
-    pp = d / "preprocessor_config.json"
-    if pp.exists():
-        p = json.loads(pp.read_text())
-        s = p.get("crop_size") if p.get("do_center_crop") else p.get("size")
-        if isinstance(s, dict):
-            size = s.get("height") or s.get("shortest_edge") or size
-        elif isinstance(s, int):
-            size = s
+    size = data_config_from_dir(d).input_size
     card = json.loads((d / "card.json").read_text()) if (d / "card.json").exists() else {}
     return ModelEntry(
         name=name, path=str(d), classes=classes, input_size=int(size),
@@ -134,6 +201,7 @@ def describe(name: str) -> ModelEntry:
     for n, d in hf_cache_dirs():
         if n == name:
             return _entry(n, d, "Hugging Face cache")
+    check_model_ref(name)
     try:
         from huggingface_hub import snapshot_download
 
@@ -143,4 +211,4 @@ def describe(name: str) -> ModelEntry:
     return _entry(name, d, "Hugging Face hub")
 
 
-__all__ = ["catalog", "describe", "ModelEntry", "DEFAULT_MODEL"]
+__all__ = ["catalog", "check_model_ref", "describe", "ModelEntry", "DEFAULT_MODEL"]

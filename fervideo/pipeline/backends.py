@@ -6,9 +6,11 @@ of a batch; a batch whose videos are all finished never loads them at all.
 
 from __future__ import annotations
 
+import logging
+
+from fervideo.core.errors import BackendError, ModelError
 from fervideo.pipeline.options import AnalyzeOptions
-from fervideo.stages import detect
-from fervideo.stages.classify import EmotionClassifier
+from fervideo.stages import detect, embed
 
 
 class Backends:
@@ -19,6 +21,7 @@ class Backends:
         self._det = None
         self._clf = None
         self._emb = None
+        self.embedder_missing: str | None = None  # why persons cannot be found (no backend installed)
 
     @property
     def detector(self):
@@ -30,15 +33,70 @@ class Backends:
             )
         return self._det
 
-    def reid(self):
-        from fervideo.stages.reid import ArcFaceEmbedder, ReID
+    @property
+    def embedder(self) -> embed.Embedder | None:
+        """The face embedder for persons, or None: persons off, or its backend is not installed.
 
+        A missing backend is not an error: the batch says so in one warning and goes on, every
+        track its own person. An unknown name is an error (the batch checks it before any video).
+        """
+        if not self.opts.persons or self.embedder_missing is not None:
+            return None
         if self._emb is None:
-            self._emb = ArcFaceEmbedder(self.opts.device)
-        return ReID(self._emb, self.opts.reid_threshold)
+            embed.check_name(self.opts.embedder)  # a typo is an error, not a missing backend
+            try:
+                self._emb = embed.create(self.opts.embedder, model=self.opts.embed_model, device=self.opts.device)
+            except BackendError as exc:
+                self.embedder_missing = str(exc)
+                logging.getLogger(__name__).warning("persons off: %s; each track is its own person (person_id = track_id)", exc)
+        return self._emb
 
     @property
-    def classifier(self) -> EmotionClassifier:
+    def classifier(self):
+        """``OnnxEmotionClassifier`` where it can serve (``_use_onnx``), else torch's ``EmotionClassifier``."""
         if self._clf is None:
-            self._clf = EmotionClassifier(self.opts.model, device=self.opts.device, batch_size=self.opts.batch_size, dtype=self.opts.dtype, tta=self.opts.tta)
+            o = self.opts
+            if _use_onnx(o):
+                from fervideo.stages.classify_onnx import OnnxEmotionClassifier
+
+                try:
+                    self._clf = OnnxEmotionClassifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads)
+                except ModelError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - an architecture torch cannot export: torch runs it
+                    if o.classifier_runtime == "onnx":
+                        raise BackendError(f"the model cannot run on onnxruntime ({type(exc).__name__}: {str(exc)[:200]})") from exc
+                    logging.getLogger(__name__).warning("classifier on torch: ONNX export failed (%s)", str(exc)[:200])
+            if self._clf is None:
+                from fervideo.stages.classify import EmotionClassifier
+
+                self._clf = EmotionClassifier(o.model, device=o.device, batch_size=o.batch_size, dtype=o.dtype, tta=o.tta)
         return self._clf
+
+
+def _use_onnx(o: AnalyzeOptions) -> bool:
+    """The classifier runs on onnxruntime (no torch import) for one local model on the CPU.
+
+    ``classifier_runtime``: "onnx" insists (an error where it cannot), "torch" refuses, "auto"
+    takes it unless the run asked for what only torch does (CUDA, bf16, an ensemble, a hub id).
+    """
+    from fervideo.core.device import cuda_possible
+    from fervideo.stages.classify_onnx import local_model_dir
+
+    if o.classifier_runtime == "torch":
+        return False
+    why = None
+    if o.device.startswith("cuda"):
+        why = "--device cuda"
+    elif o.dtype == "bf16":
+        why = "--dtype bf16"
+    elif local_model_dir(o.model) is None:
+        why = "an ensemble or a hub model"
+    elif o.device == "auto" and cuda_possible():
+        from fervideo.core.device import resolve_device
+
+        if resolve_device("auto").type == "cuda":
+            why = "a CUDA GPU"
+    if why and o.classifier_runtime == "onnx":
+        raise BackendError(f"--classifier-runtime onnx runs one local model on the CPU, not with {why}")
+    return why is None

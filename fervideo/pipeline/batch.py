@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fervideo.core.errors import DiskFullError, FervideoError, VideoError, is_disk_full
-from fervideo.core.files import FAILURES, STUDY, TRACKS
-from fervideo.io.tables import failures_table, study_table, write_table
+from fervideo.pipeline import executors
+from fervideo.pipeline import shard as shards
 from fervideo.pipeline.backends import Backends
 from fervideo.pipeline.folders import (
     check_out_dir,
@@ -29,7 +29,9 @@ from fervideo.pipeline.folders import (
     remove_stale,
 )
 from fervideo.pipeline.options import AnalyzeOptions
+from fervideo.pipeline.inputs import expand_inputs
 from fervideo.pipeline.progress import BatchResult, Progress, VideoResult
+from fervideo.pipeline.study import folder_inputs, rebuild_study, same_input
 from fervideo.pipeline.video_job import analyze_video
 
 log = logging.getLogger(__name__)
@@ -37,14 +39,24 @@ log = logging.getLogger(__name__)
 __all__ = ["analyze", "output_names", "BatchResult", "VideoResult", "Progress", "is_finished"]
 
 
-def output_names(paths: list[Path]) -> dict[Path, str]:
-    """Output folder name per input: the file stem, disambiguated when stems collide."""
+def output_names(paths: list[Path], out: Path | None = None) -> dict[Path, str]:
+    """Output folder name per input: the file stem, disambiguated when stems collide.
+
+    With ``out``, an input that already has a finished folder there keeps it, and a stem whose
+    folder holds another input (s1/interview.mp4 analysed before s2/interview.mp4) is
+    disambiguated too, so a later run never takes a different video for "already analysed".
+    """
     stems: dict[str, int] = {}
     for p in paths:
         stems[p.stem] = stems.get(p.stem, 0) + 1
+    held = folder_inputs(out) if out is not None else {}
     names = {}
     for p in paths:
-        if stems[p.stem] > 1:
+        mine = ([f for f, src in held.items() if same_input(src, p, exact_only=True)]
+                or [f for f, src in held.items() if same_input(src, p)])
+        if mine:
+            names[p] = p.stem if p.stem in mine else sorted(mine)[0]
+        elif stems[p.stem] > 1 or p.stem in held:
             h = hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:6]
             names[p] = f"{p.stem}-{h}"
         else:
@@ -58,6 +70,10 @@ def analyze(
     options: AnalyzeOptions | None = None,
     *,
     progress: Progress | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    shard: str | None = None,
+    recursive: bool = False,
     **kwargs,
 ) -> BatchResult:
     """Analyse videos into ``out/<video stem>/`` (timeline, tracks, annotated video) and ``out/study.parquet``.
@@ -67,42 +83,57 @@ def analyze(
     that fails is reported in it (and in ``out/failures.parquet``), not raised. Errors that
     concern the whole batch (unknown model or detector, unwritable output folder) raise a
     ``FervideoError`` before any video is read.
+
+    Where and which: ``executor="ray"`` runs each video as a task on the Ray cluster at
+    ``ray_address`` ("auto", "host:port"; None = a local Ray instance), ``out`` being a folder
+    every node shares; ``shard="K/N"`` analyses only slice K of N of ``videos`` (job arrays:
+    N processes on one ``out``, see docs/cluster.md). Neither changes a video's results.
+
+    ``videos`` may name folders (their video files; sub-folders too with ``recursive``) and
+    glob patterns (``"sessions/*/*.mp4"``); files inside fervideo output folders are skipped.
     """
+    runner = executors.create(executor, ray_address=ray_address)
+    if shard is not None:
+        shards.parse(shard)
     opts = options or AnalyzeOptions(**kwargs)
     if options is not None and kwargs:
         raise TypeError("pass either options= or keyword options, not both")
     prog = progress or Progress()
     out = Path(out)
+    from fervideo.stages import detect, smooth
+
+    if opts.detector not in detect.available():
+        detect.create(opts.detector)  # raises with the list of valid names
+    smooth.create(opts.smooth)  # names are checked before the output folder is made
+    created = not out.exists()
     check_out_dir(out)
     if opts.threads:
         import torch
 
         torch.set_num_threads(opts.threads)
-    paths = [Path(v) for v in videos]
-    names = output_names(paths)
+    found = expand_inputs(videos, out=out, recursive=recursive)  # folders, globs; never our own outputs
+    if found.skipped:
+        log.warning("skipped %d file%s inside fervideo output folders (e.g. %s)", len(found.skipped),
+                    "s" if len(found.skipped) != 1 else "", found.skipped[0])
+    paths = found.paths
+    names = output_names(paths, out)  # of every input, so a name is the same in every slice
+    if shard is not None:
+        paths = shards.select(paths, shard)
     models = Backends(opts)
-    from fervideo.stages import detect, smooth
-
-    if opts.detector not in detect.available():
-        detect.create(opts.detector)  # raises with the list of valid names
-    smooth.create(opts.smooth)  # validates the name before any work
-    if any(opts.overwrite or not is_finished(out / names[p], opts.render) for p in paths):
-        # Batch-level problems (unknown or offline model, missing reid weights) fail once, here.
-        models.detector
-        models.classifier
-        if opts.reid:
-            models.reid()
+    jobs = [executors.VideoJob(p, out / names[p]) for p in paths]
+    if any(opts.overwrite or not is_finished(j.final, opts.render) for j in jobs):
+        try:
+            runner.prepare(out, opts, models)  # batch-level problems (model, cluster) fail once, here
+        except BaseException:
+            if created and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()  # no empty output folder left behind by a batch that never started
+            raise
     results: list[VideoResult] = []
+    for item, reason in found.problems:  # an empty folder, a pattern that matches nothing
+        results.append(VideoResult(item, "", "failed", reason))
+        prog.video_end(results[-1])
     try:
-        for k, p in enumerate(paths):
-            results.append(_one(p, out / names[p], opts, models, prog))
-            if results[-1].disk_full:
-                # Every further video would fail the same way: stop, and say which were not started.
-                for q in paths[k + 1 :]:
-                    results.append(VideoResult(str(q), str(out / names[q]), "failed",
-                                               f"{q}: not started: the output disk is full"))
-                    prog.video_end(results[-1])
-                break
+        runner.run(jobs, opts, models, prog, _one, results)
     except KeyboardInterrupt as exc:
         # Ctrl-C: the video in progress left nothing behind; record what is finished.
         _write_study(out, results)
@@ -122,13 +153,9 @@ def _write_study(out: Path, results: list[VideoResult]) -> None:
 
 
 def _write_study_tables(out: Path, results: list[VideoResult]) -> None:
-    # A video another process was analysing counts once it is finished: with two runs of one
-    # command, the one that ends last writes the study with every video in it.
-    tracks = [Path(r.out_dir) / TRACKS for r in results
-              if r.status in ("done", "skipped") or (r.status == "locked" and is_finished(Path(r.out_dir), render=False))]
-    write_table(study_table(tracks), out / STUDY)
-    fails = [(Path(r.path).name, r.path, r.reason) for r in results if r.status == "failed"]
-    write_table(failures_table(fails), out / FAILURES)
+    # From the folders, not from this run's list: every finished video of ``out`` (earlier runs,
+    # another process's), and failures that still stand (pipeline/study.py).
+    rebuild_study(out, results)
 
 
 def _one(path: Path, final: Path, opts: AnalyzeOptions, models: Backends, prog: Progress) -> VideoResult:

@@ -6,8 +6,8 @@ both sides gets its box and landmarks interpolated in time, then is cropped and 
 its own pixels. So the timeline has a row per analysed frame per face while the detector,
 the most expensive stage on a CPU, runs only at the detection rate.
 
-Decoding runs in a background thread one chunk ahead (decord and onnxruntime/torch release
-the GIL), and crops are classified in batches across frames and tracks.
+Decoding (PyAV) runs in a background thread one chunk ahead (FFmpeg and onnxruntime/torch
+release the GIL), and crops are classified in batches across frames and tracks.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ import numpy as np
 from fervideo.core.concurrency import prefetch
 from fervideo.core.geometry import lerp, lerp_weight
 from fervideo.core.types import Faces, FrameTime, VideoInfo
+from fervideo.pipeline.detect_plan import Stillness
 from fervideo.pipeline.options import AnalyzeOptions
 from fervideo.stages.align import align_crops
 from fervideo.stages.decode import FrameChunk
+from fervideo.stages.persons import FaceSampler
 from fervideo.stages.track import FaceTracker, SceneCutDetector
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class StageTimes:
     smooth: float = 0.0
     write: float = 0.0
     render: float = 0.0
+    persons: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return dict(self.__dict__)
@@ -54,6 +57,7 @@ class FrameLoopResult:
     frames_analysed: int
     scene_cuts: list[FrameTime] = field(default_factory=list)
     detections: int = 0
+    detections_skipped: int = 0  # scheduled detections the adaptive mode found unnecessary
 
 
 def _interpolate(a: Faces, b: Faces, t: FrameTime) -> Faces:
@@ -86,9 +90,9 @@ def _hold(a: Faces, t: FrameTime) -> Faces:
 class _Classifier:
     """Collects crops across frames and tracks, classifies them in full batches."""
 
-    def __init__(self, clf: CropClassifier, margin: float, times: StageTimes, reid=None) -> None:
+    def __init__(self, clf: CropClassifier, margin: float, times: StageTimes, sampler: FaceSampler | None = None) -> None:
         self.clf = clf
-        self.reid = reid
+        self.sampler = sampler
         self.margin = margin
         self.times = times
         self.crops: list[np.ndarray] = []
@@ -101,8 +105,8 @@ class _Classifier:
         if len(faces) == 0:
             return
         t0 = time.perf_counter()
-        if self.reid is not None:
-            self.reid.observe(frame, faces)
+        if self.sampler is not None:
+            self.sampler.add(frame, faces)
         self.crops.append(align_crops(frame, faces, self.clf.input_size, self.margin))
         self.times.crop += time.perf_counter() - t0
         self.rows.append(faces)
@@ -158,11 +162,11 @@ def run_frame_loop(
     opts: AnalyzeOptions,
     times: StageTimes,
     on_frames: Callable[[int], None] | None = None,
-    reid=None,
+    sampler: FaceSampler | None = None,
 ) -> FrameLoopResult:
     tracker = FaceTracker(lost_seconds=opts.track_buffer)
     cuts = SceneCutDetector(opts.scene_cut_threshold)
-    sink = _Classifier(classifier, opts.margin, times, reid)
+    sink = _Classifier(classifier, opts.margin, times, sampler)
     last: tuple[np.ndarray, Faces] | None = None  # last detection frame, not yet emitted
     pending: list[tuple[FrameTime, np.ndarray]] = []
     last_det_t: float | None = None
@@ -184,38 +188,38 @@ def run_frame_loop(
                 sink.add(fr, _interpolate(last[1], upto, ft))
         pending = []
 
-    t_dec = time.perf_counter()
-    for chunk in prefetch(source.chunks(opts.fps)):
-        times.decode += time.perf_counter() - t_dec
-        # Which frames of this chunk are detection frames: a due time or a scene cut.
+    adaptive = opts.detect_max_interval > opts.detect_interval
+    still = Stillness() if adaptive else None
+    n_skipped = 0
+    # Decided, not yet processed: (time, frame, detect?, cut?). The fixed schedule processes a
+    # chunk at a time (one detector batch per chunk); the adaptive one processes up to each
+    # due frame first, because whether that frame may skip its detection depends on the
+    # faces of the last detection frame.
+    window: list[tuple[FrameTime, np.ndarray, bool, bool]] = []
+
+    def process(window: list[tuple[FrameTime, np.ndarray, bool, bool]]) -> None:
+        nonlocal last, n_det
+        det = [k for k, w in enumerate(window) if w[2]]
         t0 = time.perf_counter()
-        is_det = np.zeros(len(chunk.times), bool)
-        is_cut = np.zeros(len(chunk.times), bool)
-        for i, (ft, fr) in enumerate(zip(chunk.times, chunk.frames)):
-            cut = cuts.update(fr)
-            is_cut[i] = cut
-            if cut or last_det_t is None or ft.seconds - last_det_t >= opts.detect_interval - eps:
-                is_det[i] = True
-                last_det_t = ft.seconds
-        det_idx = np.nonzero(is_det)[0]
-        times.track += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        found = detector.detect(chunk.frames[det_idx], [chunk.times[i] for i in det_idx]) if len(det_idx) else Faces.empty()
+        found = detector.detect(np.stack([window[k][1] for k in det]), [window[k][0] for k in det]) if det else Faces.empty()
         times.detect += time.perf_counter() - t0
-        n_det += len(det_idx)
-        for i, (ft, fr) in enumerate(zip(chunk.times, chunk.frames)):
-            if not is_det[i]:
+        n_det += len(det)
+        for ft, fr, is_det, is_cut in window:
+            if not is_det:
                 pending.append((ft, fr))
                 continue
             t0 = time.perf_counter()
             faces = found[found.frame_index == ft.index]
-            if is_cut[i]:
+            if is_cut:
                 scene_cuts.append(ft)
+                if last is not None:  # the shot's last detection frame: final, and every track ends
+                    last = (last[0], tracker.end_shot(last[1]))
+                else:
+                    tracker.reset()
                 emit_pending(None, hold=True)
                 if last is not None:
-                    sink.add(last[0], tracker.finalize(last[1]))
+                    sink.add(*last)
                     last = None
-                tracker.reset()
             if len(faces):
                 tracked = tracker.update(faces)
             else:
@@ -230,12 +234,42 @@ def run_frame_loop(
                 sink.add(*last)
             emit_pending(tracked, hold=False)
             last = (fr, tracked)
+            if still is not None:
+                t0 = time.perf_counter()
+                still.reference(fr, tracked)
+                times.track += time.perf_counter() - t0
+
+    t_dec = time.perf_counter()
+    for chunk in prefetch(source.chunks(opts.fps)):
+        times.decode += time.perf_counter() - t_dec
+        for ft, fr in zip(chunk.times, chunk.frames):
+            # A detection frame: a due time or a scene cut (adaptive: unless nothing changed).
+            t0 = time.perf_counter()
+            cut = cuts.update(fr)
+            due = cut or last_det_t is None or ft.seconds - last_det_t >= opts.detect_interval - eps
+            if (due and still is not None and not cut and last_det_t is not None
+                    and ft.seconds - last_det_t < opts.detect_max_interval - eps):
+                if any(w[2] for w in window):  # the last detection frame is not processed yet
+                    times.track += time.perf_counter() - t0
+                    process(window)
+                    window = []
+                    t0 = time.perf_counter()
+                if still.still(fr):
+                    due = False
+                    n_skipped += 1
+            times.track += time.perf_counter() - t0
+            if due:
+                last_det_t = ft.seconds
+            window.append((ft, fr, due, cut))
+        process(window)
+        window = []
         n_frames += len(chunk.times)
         if on_frames:
             on_frames(len(chunk.times))
         t_dec = time.perf_counter()
     if last is not None:
-        last = (last[0], tracker.finalize(last[1]))
+        last = (last[0], tracker.end_shot(last[1]))
         sink.add(*last)
         emit_pending(None, hold=True)
-    return FrameLoopResult(faces=sink.result(), frames_analysed=n_frames, scene_cuts=scene_cuts, detections=n_det)
+    return FrameLoopResult(faces=sink.result(), frames_analysed=n_frames, scene_cuts=scene_cuts, detections=n_det,
+                           detections_skipped=n_skipped)

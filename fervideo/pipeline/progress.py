@@ -46,4 +46,8 @@ class Progress:
 
     def frames(self, n: int) -> None: ...
 
+    def video_frames(self, path: Path, n: int) -> None:
+        """``n`` frames of ``path``, when several videos run at once (a Ray run); one at a time this is ``frames``."""
+        self.frames(n)
+
     def video_end(self, result: VideoResult) -> None: ...

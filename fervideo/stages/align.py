@@ -44,25 +44,35 @@ def _landmarks_plausible(lm: np.ndarray, box: np.ndarray) -> bool:
     return bool(np.isfinite(lm).all() and 0.15 * w < eye_dist < 1.2 * w)
 
 
-def align_crops(frame: np.ndarray, faces: Faces, size: int, margin: float = 1.0) -> np.ndarray:
-    """Aligned RGB crops (N, size, size, 3) uint8 of the faces in one frame.
+def align_transforms(faces: Faces, size: int, margin: float = 1.0) -> np.ndarray:
+    """The 2x3 affine maps (N, 2, 3) from frame pixels to each face's ``size`` x ``size`` crop.
 
-    Faces whose landmarks are implausible (profile views, bad interpolation) fall back to a
-    square crop around the box, so every face still gets a crop.
+    Faces whose landmarks are implausible (profile views, bad interpolation) get a square crop
+    around the box instead, so every face still gets a crop. ``align_crops`` warps with these
+    maps, and whoever maps something from a crop back into the frame (explanations) inverts
+    the same ones.
     """
     n = len(faces)
-    out = np.empty((n, size, size, 3), np.uint8)
+    out = np.empty((n, 2, 3), np.float64)
     tmpl = (FER_TEMPLATE - 0.5) / margin + 0.5
     dst = tmpl * size
     for i in range(n):
         lm, box = faces.landmarks[i], faces.boxes[i]
         if _landmarks_plausible(lm, box):
-            m = similarity(lm, dst)
+            out[i] = similarity(lm, dst)
         else:
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             side = max(box[2] - box[0], box[3] - box[1]) * margin
             s = size / max(side, 1.0)
-            m = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]])
+            out[i] = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]])
+    return out
+
+
+def align_crops(frame: np.ndarray, faces: Faces, size: int, margin: float = 1.0) -> np.ndarray:
+    """Aligned RGB crops (N, size, size, 3) uint8 of the faces in one frame (see ``align_transforms``)."""
+    n = len(faces)
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i, m in enumerate(align_transforms(faces, size, margin)):
         scale = np.sqrt(abs(np.linalg.det(m[:, :2])))
         sup = int(min(4, 1.0 / scale)) if scale < 0.5 else 1
         if sup > 1:  # warpAffine has no area filter: warp at sup x size, then area-downscale

@@ -6,15 +6,19 @@ the canonical vocabulary). The embedded default ships in ``models/``. Label name
 the model's config and are mapped onto the canonical vocabulary (see ``fervideo.core.labels``).
 
 Crops arrive already aligned at the model's input size, so preprocessing is one vectorised
-normalisation instead of the processor's per-image PIL path. On CPU the forward pass runs
+normalisation instead of the processor's per-image PIL path; size, per-channel statistics and
+luminance come from the model's ``DataConfig`` (``fervideo.modeling.data_config``), the same
+one training, evaluation and explanations use. On CPU the forward pass runs
 under bf16 autocast (about 2x faster for the default model on AVX-512/AMX); on CUDA in bf16
 or fp16 with large batches.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,14 +32,44 @@ import torch  # noqa: E402
 from fervideo.core.device import cpu_has_bf16, resolve_device
 from fervideo.core.errors import ModelError
 from fervideo.core.labels import CANONICAL, labels_from_id2label
+from fervideo.modeling.calibration import read_temperature
 from fervideo.modeling.catalog import (
     DEFAULT_MODEL,
+    check_model_ref,
     embedded_models,
     hub_error,
     sha256_file,
 )
+from fervideo.modeling.data_config import (
+    DataConfig,
+    flip_tta,
+    resolve_data_config,
+    to_luminance,
+)
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' own warnings and progress bars off while a model loads, then as they were.
+
+    Loading a classifier prints notes meant for model authors (unused weights, processor
+    classes); the user's or the notebook's transformers settings are restored afterwards.
+    """
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
 
 @dataclass
 class ModelInfo:
@@ -50,7 +84,6 @@ class _Single:
     """One HF image-classification model, ready for batched inference."""
 
     def __init__(self, ref: str, device: torch.device, dtype: str) -> None:
-        import transformers
         from transformers import (
             AutoConfig,
             AutoImageProcessor,
@@ -62,19 +95,23 @@ class _Single:
         local = embedded_models().get(ref)
         path = Path(ref).expanduser() if local is None else local
         is_local = path.exists()
+        if not is_local:
+            check_model_ref(ref)  # near misses, missing folders, an unreachable hub: one line, at once
         if is_local and not (path / "config.json").exists():
             raise ModelError(f"{path}: not a Hugging Face model directory (no config.json)")
         src = str(path) if is_local else ref
         sha = None
+        # A fitted temperature for models that cannot carry one in their config (FerViT does).
+        self.temperature = 1.0
         if is_local:
             sha = self._verify(path)
-        transformers.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
+            self.temperature = read_temperature(path)
         try:
-            config = AutoConfig.from_pretrained(src)
-            labels = labels_from_id2label(config.id2label, source=f"model {ref!r}")
-            model = AutoModelForImageClassification.from_pretrained(src)
-            processor = AutoImageProcessor.from_pretrained(src)
+            with _quiet_transformers():
+                config = AutoConfig.from_pretrained(src)
+                labels = labels_from_id2label(config.id2label, source=f"model {ref!r}")
+                model = AutoModelForImageClassification.from_pretrained(src)
+                processor = AutoImageProcessor.from_pretrained(src)
         except ModelError:
             raise
         except OSError as exc:
@@ -86,16 +123,13 @@ class _Single:
         # Weights may be stored in fp16 to keep the repository small; compute in fp32 (+ autocast).
         self.model = model.float().eval().to(device)
         self.device = device
-        mean = np.asarray(getattr(processor, "image_mean", None) or [0.5, 0.5, 0.5], np.float32)
-        std = np.asarray(getattr(processor, "image_std", None) or [0.5, 0.5, 0.5], np.float32)
-        self.mean = torch.tensor(mean.reshape(1, -1, 1, 1) * 255.0, device=device)
-        self.std = torch.tensor(std.reshape(1, -1, 1, 1) * 255.0, device=device)
-        size = getattr(processor, "crop_size", None) if getattr(processor, "do_center_crop", False) else None
-        size = size or getattr(processor, "size", None) or {}
-        side = size.get("height") or size.get("shortest_edge") or getattr(config, "image_size", 224)
-        self.info = ModelInfo(ref=ref, path=src, labels=labels, input_size=int(side), sha256=sha)
+        self.data: DataConfig = resolve_data_config(config, processor)
+        mean, std = self.data.stats(scale=255.0)  # crops arrive as uint8: normalise on 0..255
+        self.mean = torch.tensor(mean, device=device)
+        self.std = torch.tensor(std, device=device)
+        self.info = ModelInfo(ref=ref, path=src, labels=labels, input_size=self.data.input_size, sha256=sha)
         # FerViT converts colour itself; other 1-channel models get luminance here.
-        self.gray = getattr(config, "num_channels", 3) == 1 and config.model_type != "fervit"
+        self.gray = self.data.gray
         self.input_dtype = torch.float32
         self.autocast = None
         if device.type == "cuda" and dtype != "fp32":
@@ -135,7 +169,7 @@ class _Single:
         x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float()
         x = (x - self.mean) / self.std
         if self.gray and x.shape[1] == 3:  # a model trained on grayscale faces (e.g. a 1-channel ResNet)
-            x = x[:, 0:1] * 0.299 + x[:, 1:2] * 0.587 + x[:, 2:3] * 0.114
+            x = to_luminance(x)
         return x.to(self.input_dtype)
 
     @torch.no_grad()
@@ -146,7 +180,7 @@ class _Single:
                 logits = self.model(pixel_values=x).logits
         else:
             logits = self.model(pixel_values=x).logits
-        return logits.float().softmax(-1).cpu().numpy()
+        return (logits.float() / self.temperature).softmax(-1).cpu().numpy()
 
 
 class EmotionClassifier:
@@ -194,9 +228,7 @@ class EmotionClassifier:
             x = crops if crops.shape[1] == s else np.stack([cv2.resize(c, (s, s), interpolation=cv2.INTER_AREA) for c in crops])
             for i in range(0, n, self.batch_size):
                 b = x[i : i + self.batch_size]
-                p = member(b)
-                if self.tta:
-                    p = 0.5 * (p + member(np.ascontiguousarray(b[:, :, ::-1])))
+                p = flip_tta(member, b, width_axis=2) if self.tta else member(b)
                 out[i : i + len(b), idx] += p
         out /= np.maximum(out.sum(1, keepdims=True), 1e-12)
         return out

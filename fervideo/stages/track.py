@@ -28,7 +28,6 @@ class SceneCutDetector:
     def __init__(self, threshold: float = 30.0) -> None:
         self.threshold = threshold
         self._prev: np.ndarray | None = None
-        self.last_score = 0.0
 
     def update(self, frame: np.ndarray) -> bool:
         step = max(1, min(frame.shape[0] // 36, frame.shape[1] // 64) // 2)
@@ -36,10 +35,8 @@ class SceneCutDetector:
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32)
         prev, self._prev = self._prev, hsv
         if prev is None:
-            self.last_score = 0.0
             return False
-        self.last_score = float(np.abs(hsv - prev).mean())
-        return self.last_score >= self.threshold
+        return float(np.abs(hsv - prev).mean()) >= self.threshold
 
     def reset(self) -> None:
         self._prev = None
@@ -51,8 +48,10 @@ class FaceTracker:
     Faces the tracker does not confirm (low score, unmatched) come back with id -1.
     ByteTrack confirms a new track on its second sighting, so the first sighting is returned
     with -1; ``finalize(earlier)`` returns a *new* ``Faces`` for an earlier output in which such
-    first sightings carry the id confirmed since. Nothing returned is ever modified later:
-    the caller decides when an earlier frame is final (norfair's provisional/confirmed split).
+    first sightings carry the id confirmed since, and ``end_shot(last)`` does so for a shot's
+    last detection frame, where nothing can confirm a new face any more. Nothing returned is
+    ever modified later: the caller decides when an earlier frame is final (norfair's
+    provisional/confirmed split).
     """
 
     def __init__(self, lost_seconds: float = 1.0, activation: float = 0.6, match_iou: float = 0.2, high_conf: float = 0.6) -> None:
@@ -64,6 +63,7 @@ class FaceTracker:
             minimum_iou_threshold=match_iou,
             high_conf_det_threshold=high_conf,
         )
+        self._spawn_score = max(activation, high_conf)  # what ByteTrack starts a new track from
         self._offset = 0
         self._max_id = -1
         self._prev: Faces | None = None  # the previous update's output (for first-sighting matches)
@@ -150,6 +150,25 @@ class FaceTracker:
         self._confirmed = {f: v for f, v in self._confirmed.items() if f not in done}
         return earlier.with_(track_ids=ids)
 
+    def end_shot(self, last: Faces) -> Faces:
+        """``finalize`` the shot's last detection frame, give its unconfirmed new faces ids, end every track.
+
+        Nothing after a scene cut or the end of the video can confirm a face first seen in the
+        shot's last detection frame, so each face there that ByteTrack started a track for
+        (score at or above the activation and high-confidence thresholds) gets an id of its own,
+        and ``--min-track`` decides whether so short a track stays. A face seen once in the
+        middle of a shot and never again stays -1: ByteTrack's rule against false detections.
+        Ends with ``reset()``, so later ids never meet the ones given here.
+        """
+        done = self.finalize(last)
+        ids = done.track_ids.copy()
+        spawn = np.nonzero((ids < 0) & (done.scores >= self._spawn_score))[0]
+        for r in spawn:
+            self._max_id += 1
+            ids[r] = self._max_id
+        self.reset()
+        return done.with_(track_ids=ids) if len(spawn) else done
+
     def tick(self, t: float) -> None:
         """Advance time on a detection frame with no faces, so lost tracks age correctly."""
         import supervision as sv
@@ -159,8 +178,12 @@ class FaceTracker:
         self._prev = None
 
 
-def drop_short_tracks(faces: Faces, min_seconds: float, min_rows: int = 2) -> Faces:
-    """Remove flicker: tracks shorter than ``min_seconds`` or with fewer than ``min_rows`` rows."""
+def drop_short_tracks(faces: Faces, min_seconds: float) -> Faces:
+    """Remove flicker: tracks that last less than ``min_seconds`` (first to last row).
+
+    A track of one row lasts 0 s: it goes with any ``min_seconds`` > 0 and stays with 0, so
+    ``--min-track 0`` keeps every tracked face, also the only face of a one-frame video.
+    """
     if len(faces) == 0:
         return faces
     keep = np.zeros(len(faces), bool)
@@ -169,7 +192,7 @@ def drop_short_tracks(faces: Faces, min_seconds: float, min_rows: int = 2) -> Fa
             continue
         m = faces.track_ids == tid
         t = faces.time_s[m]
-        if m.sum() >= min_rows and (t.max() - t.min()) >= min_seconds:
+        if (t.max() - t.min()) >= min_seconds:
             keep |= m
     return faces[keep]
 

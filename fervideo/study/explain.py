@@ -10,7 +10,9 @@ overlay has the input's size.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +20,15 @@ import cv2
 import numpy as np
 import torch
 
-from fervideo.core.errors import FervideoError, ModelError
+from fervideo.core.device import check_device_name
+from fervideo.core.errors import DataError, ModelError
+from fervideo.core.files import IMAGE_EXTS
 from fervideo.core.types import Faces, FrameTime
-from fervideo.stages.align import FER_TEMPLATE, align_crops, similarity
+from fervideo.pipeline.options import AnalyzeOptions
+from fervideo.stages.align import FER_TEMPLATE, align_crops, align_transforms
 from fervideo.stages.classify import EmotionClassifier
 
 log = logging.getLogger(__name__)
-
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -76,29 +79,65 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor, target: int) -> np.ndarray
     return cam
 
 
+@contextlib.contextmanager
+def _eager_attention(model: torch.nn.Module) -> Iterator[None]:
+    """Eager attention while explaining, then the model's own again.
+
+    Hugging Face transformers run SDPA attention by default, which returns no attention
+    weights; without this an HF ViT would silently be explained by Grad-CAM on its patch
+    embedding instead of by attention rollout.
+    """
+    impl = getattr(model.config, "_attn_implementation", None)
+    switch = impl not in (None, "eager") and hasattr(model, "set_attn_implementation")
+    if switch:
+        model.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        if switch:
+            model.set_attn_implementation(impl)
+
+
+def _unit(heat: np.ndarray) -> np.ndarray:
+    return (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-9)
+
+
 def explain_crop(clf: EmotionClassifier, crop: np.ndarray) -> Explanation:
-    """Heat map on one aligned RGB crop (S, S, 3) for the first model of ``clf``."""
-    member = clf.members[0]
-    model = member.model
-    s = member.info.input_size
-    x = cv2.resize(crop, (s, s)) if crop.shape[0] != s else crop
-    t = member.prepare(x[None])
-    with torch.no_grad():
-        out = model(pixel_values=t, output_attentions=True)  # CNNs accept and ignore it
-    probs = out.logits.float().softmax(-1)[0].cpu().numpy()
+    """Heat map on one aligned RGB crop (S, S, 3) for the class ``clf`` predicts.
+
+    An ensemble is explained as it classifies: the label and probability are the ensemble's
+    (members' probabilities averaged on the canonical labels), and the map is the mean of every
+    member's map for that label, each scaled to [0, 1] first because attention rollout and
+    Grad-CAM have different scales; a member without the label contributes no map.
+    """
+    runs = []
+    probs = np.zeros(len(clf.labels), np.float32)
+    for member in clf.members:
+        s = member.info.input_size
+        x = cv2.resize(crop, (s, s)) if crop.shape[:2] != (s, s) else crop
+        t = member.prepare(x[None])
+        with torch.no_grad(), _eager_attention(member.model):
+            out = member.model(pixel_values=t, output_attentions=True)  # CNNs accept and ignore it
+        probs[[clf.labels.index(lab) for lab in member.info.labels]] += out.logits.float().softmax(-1)[0].cpu().numpy()
+        runs.append((member, t, getattr(out, "attentions", None)))
+    probs /= max(float(probs.sum()), 1e-12)
     k = int(probs.argmax())
-    atts = getattr(out, "attentions", None)
-    if atts:
-        flat = attention_rollout(list(atts))[0]
-        side = int(round(np.sqrt(flat.size)))
-        heat = flat[: side * side].reshape(side, side)
-        method = "attention rollout"
-    else:
-        heat = grad_cam(model, t, k)
-        method = "Grad-CAM"
-    heat = cv2.resize(heat.astype(np.float32), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_CUBIC)
-    heat = (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-9)
-    return Explanation(heat, member.info.labels[k], float(probs[k]), method)
+    label = clf.labels[k]
+    heats, methods = [], []
+    for member, t, atts in runs:
+        if label not in member.info.labels:
+            continue
+        if atts:
+            flat = attention_rollout(list(atts))[0]
+            side = int(round(np.sqrt(flat.size)))
+            heat = flat[: side * side].reshape(side, side)
+            methods.append("attention rollout")
+        else:
+            heat = grad_cam(member.model, t, member.info.labels.index(label))
+            methods.append("Grad-CAM")
+        heat = cv2.resize(heat.astype(np.float32), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_CUBIC)
+        heats.append(_unit(heat))
+    return Explanation(_unit(np.mean(heats, axis=0)), label, float(probs[k]), " + ".join(dict.fromkeys(methods)))
 
 
 def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45, mask: np.ndarray | None = None) -> np.ndarray:
@@ -109,17 +148,21 @@ def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45, mask: np.n
 
 
 def explain_frame(clf: EmotionClassifier, frame: np.ndarray, faces: Faces, margin: float = 1.0) -> tuple[np.ndarray, list[Explanation]]:
-    """Overlay (frame-sized) with every face's map warped back into the frame."""
+    """Overlay (frame-sized) with every face's map warped back into the frame.
+
+    Each map goes back through the inverse of the very transform its crop was cut with
+    (``align_transforms``: the landmark alignment, or the box crop where the landmarks were
+    implausible), so it lands on the pixels the model saw.
+    """
     size = clf.input_size
     crops = align_crops(frame, faces, size, margin)
+    transforms = align_transforms(faces, size, margin)
     out = frame.copy()
     exps = []
-    tmpl = ((FER_TEMPLATE - 0.5) / margin + 0.5) * size
     for i in range(len(faces)):
         e = explain_crop(clf, crops[i])
         exps.append(e)
-        m = similarity(faces.landmarks[i], tmpl)
-        inv = cv2.invertAffineTransform(m)
+        inv = cv2.invertAffineTransform(transforms[i])
         h, w = frame.shape[:2]
         heat = cv2.warpAffine(e.heat, inv, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
         mask = cv2.warpAffine(np.ones((size, size), np.float32), inv, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
@@ -136,30 +179,48 @@ def _whole_image_face(img: np.ndarray) -> Faces:
 
 
 def explain_path(path: str | Path, out_dir: str | Path, model: str | None = None, *, times: list[float] | None = None,
-                 n_times: int = 4, device: str = "auto") -> list[Path]:
-    """Write overlay PNGs for an image, or for frames of a video at ``times`` (seconds)."""
+                 n_times: int = 4, device: str | None = None, options: AnalyzeOptions | None = None) -> list[Path]:
+    """Write overlay PNGs for an image, or for frames of a video at ``times`` (seconds).
+
+    Faces are found and cropped as ``analyze`` finds and crops them: detector, detector size and
+    threshold, crop margin and dtype come from ``options`` (``AnalyzeOptions``' defaults
+    when None); ``model`` and ``device``, where given, take the place of the options' ones.
+    """
     from fervideo.stages import detect
     from fervideo.stages.decode import VideoSource
 
+    opts = options or AnalyzeOptions()
+    model = model if model is not None else opts.model
+    device = device or opts.device
+    check_device_name(device)
     path, out_dir = Path(path), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clf = EmotionClassifier(model, device=device, batch_size=1)
-    det = detect.create("centerface", size=480, device=device)
-    written = []
+    # The input is opened first and the detector built before the classifier: a wrong path or
+    # detector name fails in a second, before the slow model load.
+    img = src = None
     if path.suffix.lower() in IMAGE_EXTS:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise FervideoError(f"{path}: not a readable image")
+            raise DataError(f"{path}: not a readable image")
         img = np.ascontiguousarray(bgr[..., ::-1])
+    else:
+        src = VideoSource(path)
+        late = [t for t in times or [] if t > src.info.duration_s]
+        if late:
+            raise DataError(f"{path}: --times {', '.join(f'{t:g}' for t in late)} s is beyond the end of the video "
+                            f"({src.info.duration_s:.1f} s long)")
+    det = detect.create(opts.detector, size=opts.detect_size, threshold=opts.detect_threshold, device=device, threads=opts.threads)
+    clf = EmotionClassifier(model, device=device, batch_size=1, dtype=opts.dtype)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if img is not None:
         faces = det.detect(img[None], [FrameTime(0, 0.0)])
         if len(faces) == 0:
             log.warning("%s: no face found; explaining the whole image as one face", path)
             faces = _whole_image_face(img)
-        ov, _ = explain_frame(clf, img, faces)
+        ov, _ = explain_frame(clf, img, faces, opts.margin)
         p = out_dir / f"{path.stem}_explain.png"
         cv2.imwrite(str(p), ov[..., ::-1])
         return [p]
-    src = VideoSource(path)
     dur = src.info.duration_s
     want = sorted(times) if times else [dur * (i + 0.5) / n_times for i in range(n_times)]
     pending = list(want)
@@ -171,7 +232,7 @@ def explain_path(path: str | Path, out_dir: str | Path, model: str | None = None
                 if len(faces) == 0:
                     log.warning("%s: no face at %.2f s", path, ft.seconds)
                     continue
-                ov, _ = explain_frame(clf, fr, faces)
+                ov, _ = explain_frame(clf, fr, faces, opts.margin)
                 p = out_dir / f"{path.stem}_t{ft.seconds:08.3f}.png"
                 cv2.imwrite(str(p), ov[..., ::-1])
                 written.append(p)

@@ -43,12 +43,23 @@ def downsample(g: pd.DataFrame, max_points: int = 800, max_gap: float = 1.0) -> 
     return g
 
 
+def new_figure(**kwargs):
+    """A matplotlib ``Figure`` drawn by the Agg canvas, outside pyplot.
+
+    pyplot's global backend and figure list are left alone (a notebook keeps its inline
+    backend), and nothing needs ``plt.close``: the figure is freed with its last reference.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def track_figure(df: pd.DataFrame, track_id: int, peaks: pd.DataFrame | None = None, *, title: str | None = None,
                  width: float = 8.0, height: float = 3.2, max_points: int = 800, show_peaks: int = 3):
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     labels = labels_of(df)
     g = df[df.track_id == track_id]
@@ -56,8 +67,9 @@ def track_figure(df: pd.DataFrame, track_id: int, peaks: pd.DataFrame | None = N
         raise ValueError(f"no track {track_id} in the timeline (tracks: {sorted(df.track_id.unique().tolist())})")
     d = downsample(g, max_points)
     t = d.time_s.to_numpy()
-    with plt.rc_context(FONT):
-        fig, (ax, axv) = plt.subplots(2, 1, figsize=(width, height), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    with matplotlib.rc_context(FONT):
+        fig = new_figure(figsize=(width, height))
+        ax, axv = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
         sm = np.nan_to_num(np.stack([d[f"smooth_{c}"].to_numpy() for c in labels]))
         ax.stackplot(t, sm, colors=[hex_color(c) for c in labels], labels=labels, alpha=0.85, linewidth=0)
         for c in labels:
@@ -72,7 +84,8 @@ def track_figure(df: pd.DataFrame, track_id: int, peaks: pd.DataFrame | None = N
                     ax.axvline(p.time_s, color=hex_color(c), lw=1.0, ls="--")
         ax.set_ylim(0, 1)
         ax.set_ylabel("probability")
-        ax.set_title(title or f"track {track_id}", loc="left")
+        # peak labels sit just above the axes: the title goes above them, not on them
+        ax.set_title(title or f"track {track_id}", loc="left", pad=14 if ax.texts else 6)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         if "valence" in d:
             v = d.valence.to_numpy()
@@ -90,8 +103,6 @@ def track_figure(df: pd.DataFrame, track_id: int, peaks: pd.DataFrame | None = N
 
 def plot_track(timeline: str | Path, track_id: int, out: str | Path, *, peaks: str | Path | None = None, dpi: int = 200) -> Path:
     """Write one track's figure; the format follows the extension (.png, .pdf, .svg)."""
-    import matplotlib.pyplot as plt
-
     timeline, out = Path(timeline), Path(out)
     df = pd.read_parquet(timeline)
     pk_path = Path(peaks) if peaks else timeline.with_name(PEAKS)
@@ -99,5 +110,4 @@ def plot_track(timeline: str | Path, track_id: int, out: str | Path, *, peaks: s
     video = df.video.iloc[0] if len(df) else timeline.parent.name
     fig = track_figure(df, track_id, pk, title=f"{video} - track {track_id}")
     fig.savefig(out, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return out

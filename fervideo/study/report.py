@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fervideo.core.errors import FervideoError
-from fervideo.core.files import ANNOTATED, FAILURES, PEAKS, REPORT, TIMELINE, TRACKS
+from fervideo.core.files import ANNOTATED, FAILURES, PEAKS, PERSONS, REPORT, TIMELINE, TRACKS
 from fervideo.core.palette import hex_color
 from fervideo.io.tables import read_metadata
 
@@ -34,6 +34,9 @@ th{cursor:pointer;background:#f6f6f6;position:sticky;top:0} td:first-child,th:fi
 .face{width:96px;height:96px;object-fit:cover;border-radius:4px;border:1px solid #ccc} .chart{max-width:100%}
 .muted{color:#777;font-size:13px} .sw{display:inline-block;width:10px;height:10px;margin-right:3px;border-radius:2px}
 .fail{color:#a33} code{background:#f3f3f3;padding:1px 4px;border-radius:3px}
+.scroll{overflow-x:auto;max-width:100%} table.opts td{text-align:left;padding-right:18px} table.opts td:nth-child(odd){color:#666}
+.howto{background:#f6f7f9;border-left:4px solid #99a;padding:6px 16px;max-width:900px;font-size:14px;line-height:1.45}
+.howto li{margin:5px 0}
 """
 
 JS = """
@@ -87,6 +90,157 @@ def _table(df: pd.DataFrame, cls: str = "sortable", fmt: dict | None = None) -> 
                 cells.append(f"<td>{_e(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _scroll(table_html: str) -> str:
+    """A wide table scrolls inside the page instead of running off it."""
+    return f"<div class='scroll'>{table_html}</div>"
+
+
+def _yes_no(v) -> str:
+    return "yes" if v else "no"
+
+
+def _secs(v) -> str:
+    return f"{v:g} s"
+
+
+#: Options as a researcher reads them: name and how to show the value (in AnalyzeOptions order).
+OPTION_NAMES: dict[str, tuple[str, object]] = {
+    "fps": ("analysis rate", lambda v: "every frame" if not v else f"{v:g} frames/s"),
+    "model": ("emotion model", str),
+    "detector": ("face detector", str),
+    "detect_size": ("detector input, long side", lambda v: f"{v} px"),
+    "detect_threshold": ("detection threshold", lambda v: f"{v:g}"),
+    "detect_interval": ("time between detections", _secs),
+    "smooth": ("smoothing", str),
+    "smooth_seconds": ("smoothing width", _secs),
+    "hmm_switch_rate": ("HMM switches per second", lambda v: f"{v:g}"),
+    "track_buffer": ("lost face kept for", _secs),
+    "max_gap": ("longest gap inside a stretch", _secs),
+    "min_track": ("shortest track kept", _secs),
+    "peak_threshold": ("peak threshold", lambda v: f"{v:.2f}"),
+    "tta": ("flipped-crop averaging", _yes_no),
+    "margin": ("crop margin", lambda v: f"{v:g}x"),
+    "persons": ("tracks joined into persons", _yes_no),
+    "embedder": ("face embedder", str),
+    "person_threshold": ("person threshold", lambda v: "embedder's default" if v is None else f"{v:g}"),
+}
+
+
+def _option_rows(opts: dict, meta: dict) -> list[tuple[str, str]]:
+    refs = [str(m.get("ref")) for m in meta.get("models", []) if m.get("ref")]
+    rows = []
+    order = [k for k in OPTION_NAMES if k in opts] + [k for k in opts if k not in OPTION_NAMES]  # what matters first
+    for k in order:
+        v = opts[k]
+        name, fmt = OPTION_NAMES.get(k, (k.replace("_", " "), None))
+        if k == "model":
+            text = ", ".join(refs) if refs else str(v)
+            text += " (the default)" if v is None else ""
+        elif fmt is not None:
+            text = fmt(v)  # type: ignore[operator]
+        else:
+            text = "default" if v is None else _yes_no(v) if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else str(v)
+        rows.append((name, text))
+    return rows
+
+
+def _options_table(opts: dict, meta: dict, per_row: int = 3) -> str:
+    """The run's options as name/value pairs, three to a row (no raw Python)."""
+    rows = _option_rows(opts, meta)
+    cells = [f"<td>{_e(n)}</td><td>{_e(v)}</td>" for n, v in rows]
+    body = "".join("<tr>" + "".join(cells[i:i + per_row]) + "</tr>" for i in range(0, len(cells), per_row))
+    return f"<div class='scroll' id='options'><table class='opts'><tbody>{body}</tbody></table></div>"
+
+
+def _options_that_differ(metas: dict) -> str:
+    """Which options differ between videos, with each value's videos (one line each)."""
+    if len(metas) < 2:
+        return ""
+    per_video = {d.name: dict(_option_rows(m.get("options", {}), m)) for d, m in metas.items()}
+    names = sorted({n for rows in per_video.values() for n in rows})
+    lines = []
+    for n in names:
+        by_value: dict[str, list[str]] = {}
+        for video, rows in per_video.items():
+            by_value.setdefault(rows.get(n, "-"), []).append(video)
+        if len(by_value) > 1:
+            lines.append(f"{_e(n)}: " + "; ".join(f"{_e(v)} ({_e(', '.join(vs))})" for v, vs in by_value.items()))
+    if not lines:
+        return ""
+    return "<p class='fail'>Videos were analysed with different options:</p><ul class='fail'>" + "".join(f"<li>{x}</li>" for x in lines) + "</ul>"
+
+
+def _model_card(ref: str, path: str) -> dict:
+    """The card of a model the study used: at the path the run recorded, else by its embedded name."""
+    from fervideo.modeling.catalog import embedded_models
+
+    for d in (Path(path) if path else None, embedded_models().get(ref)):
+        if d is not None and (Path(d) / "card.json").exists():
+            try:
+                return json.loads((Path(d) / "card.json").read_text())
+            except (OSError, ValueError):
+                return {}
+    return {}
+
+
+def _how_to_read(metas: dict) -> str:
+    """A short guide for readers who did not run the analysis: what the numbers are, how good
+    the model is (its measured accuracy), what valence is, and what expressions are not."""
+    m0 = next(iter(metas.values()))
+    labels = m0.get("labels") or []
+    opts = m0.get("options", {})
+    k = len(labels) or 7
+    models = {}
+    for m in metas.values():
+        for x in m.get("models", []):
+            models.setdefault(str(x.get("ref")), str(x.get("path", "")))
+    acc = []
+    for ref, path in models.items():
+        val = (_model_card(ref, path).get("val") or {})
+        if val.get("accuracy") is not None:
+            source = Path(str(val.get("source", ""))).parent.name or "its validation set"
+            f1 = f", macro-F1 {val['macro_f1']:.2f}" if val.get("macro_f1") is not None else ""
+            acc.append(f"<b>{_e(ref)}</b> classified {val['accuracy'] * 100:.1f}% of the held-out validation faces of "
+                       f"{_e(source)} correctly{f1}")
+        else:
+            acc.append(f"<b>{_e(ref)}</b>: no accuracy measured by fervideo (see the model's own card)")
+    smooth = opts.get("smooth", "gaussian")
+    fps = opts.get("fps", 10.0)
+    items = [
+        (f"<b>What the numbers are.</b> On every analysed frame ({'all frames' if not fps else f'{fps:g} per second'}) the model "
+         f"gives each face a probability for each of {k} expression categories ({_e(', '.join(labels))}), summing to 1; "
+         f"timelines show them smoothed over time ({_e(smooth)}) with the raw values as faint lines. A track is one face "
+         "followed on screen; its dominant expression is the category with the largest share of its frames."),
+        ("<b>How good the model is.</b> " + "; ".join(acc) + f". Chance is 1 in {k} ({100 / k:.0f}%). Those faces are "
+         "frontal photographs, mostly posed; on video (turned heads, small, blurred or talking faces) expect less, and "
+         "filter rows by face size and frontality where the timeline has them. Check doubtful stretches in the annotated video."),
+        ("<b>Valence</b> is the probability of <i>happy</i> minus that of the strongest negative expression (angry, disgust, "
+         "fear, sad, contempt), from -1 (clearly negative) to +1 (clearly happy); surprise and neutral count as neither "
+         "(FaceReader's definition). It summarises the categories; it is not a separate measurement."),
+        (f"<b>Peaks</b> are stretches where an expression's smoothed probability stayed at or above "
+         f"{float(opts.get('peak_threshold', 0.5)):.2f}, listed at their highest value with how long they lasted; the time "
+         "links into the annotated video."),
+        ("<b>Expressions are not emotions.</b> The model describes the face, which is not what the person feels: people "
+         "smile out of politeness or embarrassment and feel strongly behind a neutral face, and how feelings show differs "
+         "between people, cultures and situations (Barrett et al., 2019, <i>Emotional expressions reconsidered</i>, "
+         "Psychological Science in the Public Interest 20(1)). Read the categories as descriptions of facial behaviour, "
+         "interpreted with the context."),
+    ]
+    return "<h2 id='how-to-read'>How to read this report</h2><ul class='howto'>" + "".join(f"<li>{x}</li>" for x in items) + "</ul>"
+
+
+def _lost(meta: dict) -> str:
+    """What a damaged video lost, in one sentence (frames, seconds, where)."""
+    gaps = meta.get("decode_gaps") or []
+    if not gaps:
+        return f"Decoding stopped early: {meta.get('decode_error')}"
+    secs = sum(max(0.0, g["end_s"] - g["start_s"]) for g in gaps)
+    where = ", ".join(f"{g['start_s']:.2f}-{g['end_s']:.2f} s" for g in gaps[:8]) + (", ..." if len(gaps) > 8 else "")
+    n = len(gaps)
+    return (f"Damaged file: {meta.get('frames_lost', sum(g['frames'] for g in gaps))} frames lost ({secs:.1f} s) in "
+            f"{n} gap{'s' if n > 1 else ''}: {where}; nothing was analysed there ({gaps[0].get('reason', '')}).")
 
 
 def _frames_at(video: Path, times: list[float]) -> tuple[list[np.ndarray | None], object | None]:
@@ -152,9 +306,9 @@ def write_report(out_dir: str | Path, *, max_points: int = 600, thumbs: int = 6)
         v = m.get("video", {})
         rows.append({"video": d.name, "duration_s": float(v.get("duration_s", 0.0)), "size": f"{v.get('width')}x{v.get('height')}",
                      "fps": float(v.get("avg_fps", 0.0)), "tracks": int((tracks.video == Path(v.get("path", d.name)).name).sum()) if len(tracks) else 0,
-                     "complete": str(m.get("complete", True))})
+                     "complete": "yes" if m.get("complete", True) else f"no: {m.get('frames_lost', '?')} frames lost"})
     if rows:
-        parts.append(_table(pd.DataFrame(rows), fmt={"duration_s": "{:.1f}", "fps": "{:.2f}"}))
+        parts.append(_scroll(_table(pd.DataFrame(rows), fmt={"duration_s": "{:.1f}", "fps": "{:.2f}"})))
     if not failures.empty:
         parts.append("<h3 class='fail'>Failures</h3>" + _table(failures[["video", "reason"]]))
     if metas:
@@ -162,18 +316,18 @@ def write_report(out_dir: str | Path, *, max_points: int = 600, thumbs: int = 6)
         models = "; ".join(f"{x.get('ref')} (sha256 {str(x.get('sha256'))[:12]}...)" for x in m0.get("models", []))
         opts = m0.get("options", {})
         parts.append(f"<h3>Models and options</h3><p>fervideo {_e(m0.get('fervideo_version'))}; model: {_e(models)}; detector: {_e(m0.get('detector', {}).get('name'))}</p>")
-        parts.append("<p class='muted'>" + ", ".join(f"{_e(k)}={_e(v)}" for k, v in opts.items()) + "</p>")
-        distinct = {json.dumps(m.get("options", {}), sort_keys=True) for m in metas.values()}
-        if len(distinct) > 1:
-            parts.append("<p class='fail'>Videos were analysed with different options; see each video's metadata.</p>")
+        parts.append(_options_table(opts, m0))
+        parts.append(_options_that_differ(metas))
+        parts.append(_how_to_read(metas))
     if len(tracks):
         labels = [c[len("share_"):] for c in tracks.columns if c.startswith("share_")]
         cols = ["video", "track_id", "duration_s", "dominant", *[f"share_{c}" for c in labels]] + (["mean_valence"] if "mean_valence" in tracks else [])
-        parts.append("<h3>Tracks (click a column to sort)</h3>" + _table(tracks[cols], fmt={"duration_s": "{:.1f}"}))
+        parts.append("<h3>Tracks (click a column to sort)</h3>" + _scroll(_table(tracks[cols], fmt={"duration_s": "{:.1f}"})))
         parts.append(_study_figures(tracks, labels))
     # -- per video ------------------------------------------------------------------------
     for d, m in metas.items():
         parts.append(_video_section(d, m, max_points, thumbs, labels_of, track_figure))
+        parts.append(_persons_section(d))
     parts.append(f"<script>{JS}</script></body></html>")
     path = out_dir / REPORT
     tmp = out_dir / ".report.html.tmp"
@@ -226,6 +380,7 @@ def _video_section(d: Path, meta: dict, max_points: int, thumbs: int, labels_of,
     tl = pd.read_parquet(d / TIMELINE)
     pk = pd.read_parquet(d / PEAKS) if (d / PEAKS).exists() else None
     dur = float(meta.get("video", {}).get("duration_s", 0.0))
+    threshold = float(meta.get("options", {}).get("peak_threshold", 0.5))
     src = _source_video(meta, d)
     out = [f"<h2 id='v-{_e(d.name)}'>{_e(d.name)}</h2>"]
     ann = d / ANNOTATED
@@ -233,7 +388,7 @@ def _video_section(d: Path, meta: dict, max_points: int, thumbs: int, labels_of,
     out.append(f"<p class='muted'>{dur:.1f} s; {tl.track_id.nunique()} track(s); "
                + (f"<a href='{_e(link)}'>annotated video</a>" if ann.exists() else "no annotated video") + "</p>")
     if not meta.get("complete", True):
-        out.append(f"<p class='fail'>Decoding stopped early: {_e(meta.get('decode_error'))}</p>")
+        out.append(f"<p class='fail'>{_e(_lost(meta))}</p>")
     times = [dur * (i + 0.5) / thumbs for i in range(thumbs)] if dur > 0 else []
     tids = sorted(tl.track_id.unique())
     best_rows = [tl[tl.track_id == t].loc[lambda g: g.det_score.idxmax()] for t in tids]
@@ -253,7 +408,7 @@ def _video_section(d: Path, meta: dict, max_points: int, thumbs: int, labels_of,
                 for _, p in pg.nlargest(3, "value").iterrows():
                     href = f"{link}#t={p.time_s:.2f}"
                     rows.append(f"<li><span class='sw' style='background:{hex_color(c)}'></span>{_e(c)} {p.value:.2f} at "
-                                f"<a href='{_e(href)}'>{p.time_s:.1f} s</a> ({p.duration_s:.1f} s above)</li>")
+                                f"<a href='{_e(href)}'>{p.time_s:.1f} s</a> (above {threshold:.2f} for {p.duration_s:.1f} s)</li>")
             peaks_html = "<ul>" + "".join(rows) + "</ul>" if rows else "<p class='muted'>no peaks above threshold</p>"
         face_img = f"<img class='face' loading='lazy' src='{face}'>" if face else ""
         out.append(f"<div class='track'><div>{face_img}"
@@ -261,4 +416,33 @@ def _video_section(d: Path, meta: dict, max_points: int, thumbs: int, labels_of,
                    f"<div><img class='chart' loading='lazy' decoding='async' src='{chart}'>{peaks_html}</div></div>")
     if tl.empty:
         out.append("<p class='muted'>No faces found in this video.</p>")
+    return "\n".join(out)
+
+
+def _persons_section(d: Path) -> str:
+    """Per person of a video: name and role (once given), time on screen, emotions, and a gallery of their tracks' faces."""
+    if not (d / PERSONS).exists():
+        return ""
+    persons = pd.read_parquet(d / PERSONS)
+    tracks = pd.read_parquet(d / TRACKS).set_index("track_id") if (d / TRACKS).exists() else pd.DataFrame()
+    if persons.empty:
+        return ""
+    meta = read_metadata(d / PERSONS).get("persons", {})
+    how = (f"joined by {_e(meta.get('backend'))} face embeddings (threshold {_e(meta.get('threshold'))})"
+           if meta.get("backend") else f"each track its own person: {_e(meta.get('reason', 'persons off'))}")
+    out = [f"<h3 id='p-{_e(d.name)}'>Persons of {_e(d.name)}</h3><p class='muted'>{len(persons)} person(s) from "
+           f"{int(persons.n_tracks.sum())} track(s), {how}.</p>"]
+    for _, p in persons.iterrows():
+        name, role = (v if isinstance(v, str) and v else "" for v in (p.person_name, p.person_role))
+        who = _e(" ".join(x for x in (name, f"({role})" if role else "") if x))
+        out.append(f"<h4>Person {int(p.person_id)}{' &mdash; ' + who if who else ''}</h4>"
+                   f"<p class='muted'>{len(p.tracks)} track(s), {p.screen_s:.1f} s on screen, mostly {_e(p.dominant)}, "
+                   f"mean valence {p.mean_valence:+.2f}</p>")
+        gallery = []
+        for tid, jpeg in zip(p.tracks, p.track_thumbnails):
+            src = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode() if jpeg is not None else ""
+            span = (f"{tracks.loc[tid, 'start_s']:.1f}-{tracks.loc[tid, 'end_s']:.1f} s" if tid in tracks.index else "")
+            img = f"<img class='face' loading='lazy' src='{src}'>" if src else ""
+            gallery.append(f"<div>{img}<div class='muted'>track {int(tid)}<br>{span}</div></div>")
+        out.append("<div class='track'>" + "".join(gallery) + "</div>")
     return "\n".join(out)

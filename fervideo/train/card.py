@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from fervideo.modeling.catalog import sha256_file
+from fervideo.modeling.data_config import data_config_from_dir
 
 
 def _architecture(config: dict) -> str:
@@ -39,6 +40,9 @@ def write_card(out: Path, summary: dict, *, command: str, train_source: str, val
     classes = summary["classes"]
     cfg = summary["config"]
     arch = _architecture(json.loads((out / "config.json").read_text()))
+    data = data_config_from_dir(out)  # what the saved model is fed, also when fine-tuned with --init
+    side = data.input_size
+    colour = "grayscale" if data.sees_gray else "RGB (trained on grayscale faces replicated to three channels)"
     if cfg.get("init"):
         arch += f", fine-tuned from `{cfg['init']}`"
     rows = "\n".join(
@@ -50,6 +54,9 @@ def write_card(out: Path, summary: dict, *, command: str, train_source: str, val
     cm_rows = "\n".join(f"| {c} | " + " | ".join(str(x) for x in r) + " |" for c, r in zip(classes, cm))
     weights = out / "model.safetensors"
     sha = sha256_file(weights) if weights.exists() else "(missing)"
+    code = ("- `configuration_fervit.py`, `modeling_fervit.py` and `auto_map` in `config.json`: the model's code, so plain "
+            "transformers loads it without fervideo (`pipeline(\"image-classification\", model=DIR, trust_remote_code=True)`)\n"
+            if (out / "modeling_fervit.py").exists() else "")
     hist = "\n".join(
         f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_accuracy']:.4f} | {h['val_macro_f1']:.4f} | {h['seconds']:.0f} |"
         for h in summary["history"]
@@ -58,7 +65,7 @@ def write_card(out: Path, summary: dict, *, command: str, train_source: str, val
 
 Facial-expression classifier for `fervideo analyze --model {out}`.
 
-- **Architecture**: {arch}; {summary['parameters']:,} parameters; input {cfg['image_size']}x{cfg['image_size']} grayscale.
+- **Architecture**: {arch}; {summary['parameters']:,} parameters; input {side}x{side} {colour}.
 - **Classes**: {', '.join(classes)}
 - **Training data**: `{train_source}`; model selection on `{val_source}` (best val macro-F1, EMA weights).
 - **Recipe** (exact command, seed {cfg['seed']}):
@@ -93,7 +100,7 @@ Confusion matrix (rows true, columns predicted):
 ## Files
 
 - `model.safetensors` sha256 `{sha}`
-- License: the weights are the project's own (MIT, like the code); FER-2013 is a research data set, check its terms for your use.
+{code}- License: the weights are the project's own (MIT, like the code); FER-2013 is a research data set, check its terms for your use.
 """
     (out / "README.md").write_text(text)
     card = {
@@ -108,3 +115,49 @@ Confusion matrix (rows true, columns predicted):
     }
     (out / "card.json").write_text(json.dumps(card, indent=2))
     return out / "README.md"
+
+
+CALIBRATION_HEADING = "## Calibration"
+
+
+def add_calibration(out: Path, cal: dict) -> None:
+    """Record a fitted temperature in an existing card (README.md section and card.json).
+
+    ``cal`` is ``fervideo.train.calibrate.Calibration.as_dict()``. A second calibration
+    replaces the first section; a directory without a card gets the section alone.
+    """
+    out = Path(out)
+    if cal["stored_in"]:
+        where = (f"**T = {cal['temperature']:.3f}**, stored in {cal['stored_in']}, so `fervideo analyze`"
+                 + (" and plain transformers apply it." if cal["stored_in"].startswith("config") else " applies it."))
+    else:
+        where = (f"T = {cal['temperature']:.3f}, **not stored**: it does not lower the expected calibration error "
+                 "measured out of sample, so the model keeps T = 1.")
+    section = f"""{CALIBRATION_HEADING}
+
+Temperature scaling fitted on `{cal['source']}` ({cal['n']} images; minimum negative
+log-likelihood, Guo et al. 2017): {where}
+Expected calibration error ({cal['bins']} equal-width confidence bins) at T = 1 and at the fitted T:
+**{cal['ece_before']:.4f} -> {cal['ece_after']:.4f}** ({cal['ece_after_heldout']:.4f} when T is fitted on one half of
+the images and the ECE measured on the other, both ways); negative log-likelihood
+{cal['nll_before']:.4f} -> {cal['nll_after']:.4f}; accuracy unchanged ({cal['accuracy']:.4f} in fp32: a temperature
+never changes the top class).
+"""
+    readme = out / "README.md"
+    text = readme.read_text() if readme.exists() else f"# {out.name}\n"
+    if CALIBRATION_HEADING in text:
+        head, rest = text.split(CALIBRATION_HEADING, 1)
+        nxt = rest.find("\n## ")
+        text = head + section + ("\n" + rest[nxt + 1 :] if nxt >= 0 else "")
+    elif "\n## Files" in text:
+        head, rest = text.split("\n## Files", 1)
+        text = head.rstrip("\n") + "\n\n" + section + "\n## Files" + rest
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    readme.write_text(text)
+    card_path = out / "card.json"
+    if card_path.exists():
+        card = json.loads(card_path.read_text())
+        card["calibration"] = {k: cal[k] for k in ("temperature", "ece_before", "ece_after", "ece_after_heldout",
+                                                   "nll_before", "nll_after", "bins", "n", "source", "stored_in")}
+        card_path.write_text(json.dumps(card, indent=2))

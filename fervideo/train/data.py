@@ -15,9 +15,8 @@ import cv2
 import numpy as np
 
 from fervideo.core.errors import DataError
+from fervideo.core.files import IMAGE_EXTS
 from fervideo.core.labels import FER2013_LABELS, normalize_labels
-
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 @dataclass

@@ -77,10 +77,8 @@ def measure_speed(model: str, *, device: str = "cpu", batch_size: int = 64, n: i
 
 
 def save_confusion(result: EvalResult, out: Path, stem: str) -> tuple[Path, Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     m = result.metrics
     csv_path = out / f"{stem}_confusion.csv"
@@ -90,7 +88,10 @@ def save_confusion(result: EvalResult, out: Path, stem: str) -> tuple[Path, Path
         for c, row in zip(m.classes, m.confusion):
             w.writerow([c, *row.tolist()])
     norm = m.confusion / np.maximum(m.confusion.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(m.classes), 0.8 + 0.7 * len(m.classes)), dpi=120)
+    # A Figure on the Agg canvas, outside pyplot: the caller's matplotlib backend is left alone.
+    fig = Figure(figsize=(1.0 + 0.75 * len(m.classes), 0.8 + 0.7 * len(m.classes)), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(m.classes)):
         for j in range(len(m.classes)):
@@ -104,7 +105,6 @@ def save_confusion(result: EvalResult, out: Path, stem: str) -> tuple[Path, Path
     fig.tight_layout()
     png = out / f"{stem}_confusion.png"
     fig.savefig(png)
-    plt.close(fig)
     return csv_path, png
 
 

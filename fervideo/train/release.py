@@ -27,6 +27,11 @@ def release(run_dir: Path, model_dir: Path, val: Path, command: str, train_sourc
     model_dir.mkdir(parents=True, exist_ok=True)
     for f in ("config.json", "preprocessor_config.json", "training.json"):
         shutil.copy2(run_dir / f, model_dir / f)
+    if (run_dir / "calibration.json").exists():  # a fitted temperature (models other than FerViT)
+        shutil.copy2(run_dir / "calibration.json", model_dir / "calibration.json")
+    from fervideo.modeling.remote_code import write_remote_code
+
+    write_remote_code(model_dir)  # FerViT: its code + auto_map, regenerated from the current source
     (model_dir / "card.json").unlink(missing_ok=True)
     state = load_file(run_dir / "model.safetensors")
     save_file({k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}, model_dir / "model.safetensors",

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fervideo.core.device import resolve_device
-from fervideo.core.errors import DataError
+from fervideo.core.device import check_device_name, resolve_device
+from fervideo.core.errors import ConfigError, DataError, TrainingError
+from fervideo.modeling.data_config import DataConfig, resolve_data_config, to_luminance
 from fervideo.train.augment import AugmentConfig, augment, mix
 from fervideo.train.data import FaceImages
 from fervideo.train.metrics import Metrics, metrics_from_predictions
@@ -65,6 +66,17 @@ class TrainConfig:
     votes_weight: float = 1.0
     votes_out: str | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse values that cannot work now, before any data is loaded."""
+        if self.init is None and self.arch not in ARCHS:
+            raise ConfigError(f"unknown architecture {self.arch!r}; valid: {', '.join(ARCHS)}")
+        if self.votes_mode not in VOTE_MODES:
+            raise ConfigError(f"unknown vote mode {self.votes_mode!r}; valid: {', '.join(VOTE_MODES)}")
+        for name in ("epochs", "batch_size", "image_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
+        check_device_name(self.device)
+
 
 ARCHS = ("fervit", "resnet")
 
@@ -80,12 +92,27 @@ class EpochResult:
     votes_macro_f1: float | None = None
 
 
-def _processor_stats(processor) -> tuple[float, float, int]:
-    mean = getattr(processor, "image_mean", None) or [0.5]
-    std = getattr(processor, "image_std", None) or [0.5]
-    size = getattr(processor, "size", None) or {}
-    side = size.get("height") or size.get("shortest_edge") or 224
-    return float(np.mean(mean)), float(np.mean(std)), int(side)
+class ModelInput:
+    """[0, 1] gray batches (B, 1, h, w) -> the model's ``pixel_values``, fed as ``analyze`` feeds it.
+
+    The model's ``DataConfig`` (size, per-channel mean and std, channels) decides: gray faces are
+    resized to the input size, replicated to RGB, normalised per channel and converted to
+    luminance where the model has one channel and does not convert itself, exactly the path an
+    RGB crop takes in ``stages.classify``.
+    """
+
+    def __init__(self, data: DataConfig, device: torch.device) -> None:
+        self.data = data
+        mean, std = data.stats()
+        self.mean = torch.from_numpy(mean).to(device)
+        self.std = torch.from_numpy(std).to(device)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        side = self.data.input_size
+        if x.shape[-2:] != (side, side):
+            x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
+        x = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
+        return to_luminance(x) if self.data.gray else x
 
 
 def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
@@ -143,7 +170,7 @@ def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
         )
         return ResNetForImageClassification(config), processor
     if cfg.arch != "fervit":
-        raise ValueError(f"unknown architecture {cfg.arch!r}; valid: {', '.join(ARCHS)}")
+        raise ConfigError(f"unknown architecture {cfg.arch!r}; valid: {', '.join(ARCHS)}")
     config = FerViTConfig(
         image_size=cfg.image_size,
         hidden_size=cfg.hidden_size,
@@ -158,17 +185,6 @@ def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
     return FerViTForImageClassification(config), processor
 
 
-def _prepare(x: torch.Tensor, model, stats: tuple[float, float, int]) -> torch.Tensor:
-    """[0,1] gray (B,1,h,w) -> what the model expects (size, channels, normalisation)."""
-    mean, std, side = stats
-    if x.shape[-1] != side:
-        x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
-    ch = getattr(model.config, "num_channels", 3)
-    if ch == 3:
-        x = x.expand(-1, 3, -1, -1)
-    return (x - mean) / std
-
-
 def class_weights(counts: np.ndarray, power: float) -> torch.Tensor:
     freq = counts / counts.sum()
     w = np.where(counts > 0, (1.0 / np.maximum(freq, 1e-12)) ** power, 0.0)
@@ -177,36 +193,20 @@ def class_weights(counts: np.ndarray, power: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_proba(model, images: np.ndarray, stats, device: torch.device, batch: int = 256, bf16: bool = True, tta: bool = False) -> np.ndarray:
-    model.eval()
-    out = []
-    for i in range(0, len(images), batch):
-        x = torch.from_numpy(images[i : i + batch]).to(device).float().unsqueeze(1) / 255.0
-        x = _prepare(x, model, stats)
-        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            logits = model(pixel_values=x).logits.float()
-            p = logits.softmax(-1)
-            if tta:
-                p = 0.5 * (p + model(pixel_values=x.flip(-1)).logits.float().softmax(-1))
-        out.append(p.cpu().numpy())
-    return np.concatenate(out)
-
-
-@torch.no_grad()
-def predict_logits(model, images: np.ndarray, stats, device: torch.device, batch: int = 256, bf16: bool = True) -> np.ndarray:
+def predict_logits(model, images: np.ndarray, feed: ModelInput, device: torch.device, batch: int = 256, bf16: bool = True) -> np.ndarray:
     model.eval()
     out = []
     for i in range(0, len(images), batch):
         x = torch.from_numpy(images[i : i + batch]).to(device).float().unsqueeze(1) / 255.0
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            out.append(model(pixel_values=_prepare(x, model, stats)).logits.float().cpu().numpy())
+            out.append(model(pixel_values=feed(x)).logits.float().cpu().numpy())
     return np.concatenate(out)
 
 
-def _evaluate(model, data: FaceImages, stats, device, bf16: bool, votes: VoteTargets | None = None) -> tuple[Metrics, Metrics | None]:
+def _evaluate(model, data: FaceImages, feed: ModelInput, device, bf16: bool, votes: VoteTargets | None = None) -> tuple[Metrics, Metrics | None]:
     """Metrics of the main head on ``data``; of the vote head on the majority labels of ``votes``."""
     k = len(data.classes)
-    logits = predict_logits(model, data.images, stats, device, bf16=bf16)
+    logits = predict_logits(model, data.images, feed, device, bf16=bf16)
     main = metrics_from_predictions(data.labels, logits[:, :k].argmax(1), data.classes)
     aux = None
     if votes is not None:
@@ -244,10 +244,8 @@ def train(
             raise DataError(f"{len(votes)} vote rows for {len(train_data)} training images")
         if val_votes is None or len(val_votes) != len(val_data):
             raise DataError("a vote head needs vote targets for the validation images too")
-        if cfg.votes_mode not in VOTE_MODES:
-            raise DataError(f"unknown vote mode {cfg.votes_mode!r}; valid: {', '.join(VOTE_MODES)}")
         if cfg.augment.mixup_alpha > 0 or cfg.augment.cutmix_alpha > 0:
-            raise DataError("mixup/cutmix are not combined with a vote head; drop --mixup/--cutmix or --votes")
+            raise ConfigError("mixup/cutmix are not combined with a vote head; drop --mixup/--cutmix or --votes")
     k = len(classes)
     n_votes = len(votes.classes) if votes is not None else 0
     votes_out = Path(cfg.votes_out) if cfg.votes_out else out / "ferplus"
@@ -258,7 +256,7 @@ def train(
     np.random.seed(cfg.seed)
     model, processor = build_model(classes, cfg, extra_outputs=n_votes)
     model.to(device=device, dtype=torch.float32)  # fp32 master weights, also for checkpoints stored in fp16
-    stats = _processor_stats(processor)
+    feed = ModelInput(resolve_data_config(model.config, processor), device)
     ema = AveragedModel(model, multi_avg_fn=_ema_warmup(cfg.ema_decay), use_buffers=True)
     decay, no_decay = [], []
     for n, p in model.named_parameters():
@@ -317,7 +315,7 @@ def train(
             y = labels[idx]
             x = augment(x, cfg.augment, gen)
             x, target = mix(x, y, len(classes), cfg.augment, gen)
-            x = _prepare(x, model, stats)
+            x = feed(x)
             with torch.autocast(device.type, torch.bfloat16, enabled=use_bf16):
                 out_logits = model(pixel_values=x).logits.float()
             logits = out_logits[:, :k]
@@ -335,7 +333,7 @@ def train(
                     vl = -(vt * out_logits[vm, k:].log_softmax(-1)).sum(-1).mean()
                     loss = loss + cfg.votes_weight * vl
             if not torch.isfinite(loss):
-                raise DataError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower --lr")
+                raise TrainingError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower --lr")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -345,7 +343,7 @@ def train(
             losses.append(loss.item())
             if on_step:
                 on_step(step + 1, steps_per_epoch, losses[-1])
-        m, mv = _evaluate(ema.module, val_data, stats, device, use_bf16, val_votes)
+        m, mv = _evaluate(ema.module, val_data, feed, device, use_bf16, val_votes)
         res = EpochResult(epoch + 1, float(np.mean(losses)) if losses else float("nan"), m.accuracy, m.macro_f1, time.time() - t0)
         if mv is not None:
             res.votes_accuracy, res.votes_macro_f1 = mv.accuracy, mv.macro_f1
@@ -439,6 +437,9 @@ def _export(model, processor, out: Path, classes: list[str], m: Metrics, cfg: Tr
     model = _head_model(model, classes, rows or slice(0, len(classes)))
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
+    from fervideo.modeling.remote_code import write_remote_code
+
+    write_remote_code(out)  # FerViT: its code + auto_map, so plain transformers loads the directory
     best_epoch = history[-1]["epoch"]
     summary = {
         "best_epoch": best_epoch,

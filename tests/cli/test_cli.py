@@ -49,7 +49,8 @@ def test_timeline_schema_and_one_track(run, clips):
     labels = read_metadata(out / "face" / "timeline.parquet")["labels"]
     assert labels == [c for c in CANONICAL if c in labels] and len(labels) >= 3
     names = t.schema.names
-    assert names[:10] == ["video", "track_id", "frame_index", "time_s", "x1", "y1", "x2", "y2", "det_score", "detected"]
+    assert names[:17] == ["video", "video_path", "video_folder", "track_id", "person_id", "person_name", "person_role",
+                          "frame_index", "time_s", "x1", "y1", "x2", "y2", "det_score", "detected", "face_px", "frontal"]
     assert [n for n in names if n.startswith("raw_")] == [f"raw_{c}" for c in labels]
     assert [n for n in names if n.startswith("smooth_")] == [f"smooth_{c}" for c in labels]
     assert str(t.schema.field("time_s").type) == "double" and str(t.schema.field("track_id").type) == "int32"

@@ -95,6 +95,12 @@ def test_single_frame_video_is_analysed(tmp_path):
     make_samples.write_clip(src, make_samples.moving_face(0.04, fps=25.0, size=(320, 240)))
     r = runner.invoke(app, ["analyze", str(src), "--out", str(tmp_path / "o"), "--min-track", "0"])
     assert r.exit_code == 0, r.output
+    # the one face of the one frame is a track of one row (nothing can confirm it later)
+    tl = pq.read_table(tmp_path / "o" / "one" / "timeline.parquet").to_pandas()
+    assert len(tl) == 1 and tl.track_id.tolist() == [1] and tl.detected.tolist() == [True]
+    assert tl.frame_index.tolist() == [0] and tl.time_s.tolist() == [0.0]
+    assert tl.label.iloc[0] in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    assert pq.read_table(tmp_path / "o" / "one" / "tracks.parquet").num_rows == 1
 
 
 def _drop_file_override_capabilities() -> None:

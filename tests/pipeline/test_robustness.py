@@ -114,7 +114,7 @@ def test_two_processes_on_one_output_folder(clips, tmp_path):
     assert [p.returncode for p in procs] == [0, 0], outputs
     for i in range(4):  # each video analysed once and complete, whichever process took it
         d = out / f"clip{i}"
-        assert sorted(f.name for f in d.iterdir()) == ["peaks.parquet", "timeline.parquet", "tracks.parquet"]
+        assert sorted(f.name for f in d.iterdir()) == ["peaks.parquet", "persons.parquet", "timeline.parquet", "tracks.parquet"]
         assert pq.read_table(d / "timeline.parquet").num_rows > 0
         # the other process said why it left this video alone
         said = [o for o in outputs if f"clip{i}" in o and ("another fervideo process" in o or "already analysed" in o)]

@@ -4,10 +4,10 @@ import shutil
 import numpy as np
 import pytest
 
-from fervideo.stages.align import FER_TEMPLATE, align_crops, similarity
-from fervideo.stages.classify import EmotionClassifier
 from fervideo.core.errors import ModelError
 from fervideo.core.types import Faces
+from fervideo.stages.align import FER_TEMPLATE, align_crops, similarity
+from fervideo.stages.classify import EmotionClassifier
 
 
 def test_hf_vit_loads_with_canonical_labels(tiny_vit):
@@ -18,11 +18,35 @@ def test_hf_vit_loads_with_canonical_labels(tiny_vit):
     assert p.shape == (10, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
 
 
-def test_fp32_and_bf16_agree(tiny_vit):
-    x = np.random.default_rng(1).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
-    a = EmotionClassifier(str(tiny_vit), device="cpu", dtype="fp32").predict(x)
-    b = EmotionClassifier(str(tiny_vit), device="cpu", dtype="auto").predict(x)
+def _decisive(tiny_vit, tmp_path):
+    """tiny_vit with a 30x sharper head: clearly different probabilities per crop, not ~1/7 each."""
+    import torch
+    from transformers import ViTForImageClassification
+
+    d = tmp_path / "decisive-vit"
+    m = ViTForImageClassification.from_pretrained(tiny_vit)
+    with torch.no_grad():
+        m.classifier.weight.mul_(30.0)
+    m.save_pretrained(d)
+    shutil.copy(tiny_vit / "preprocessor_config.json", d)
+    return d
+
+
+def test_fp32_and_bf16_agree(tiny_vit, tmp_path):
+    """The bf16 path (the default on CPUs with native bf16) gives fp32's probabilities, on any CPU."""
+    import torch
+
+    model = _decisive(tiny_vit, tmp_path)
+    rng = np.random.default_rng(1)
+    x = np.clip(rng.integers(0, 255, (16, 1, 1, 3)) + rng.integers(-40, 40, (16, 32, 32, 3)), 0, 255).astype(np.uint8)
+    fp32 = EmotionClassifier(str(model), device="cpu", dtype="fp32")
+    bf16 = EmotionClassifier(str(model), device="cpu", dtype="bf16")
+    assert bf16.members[0].input_dtype == torch.bfloat16 and next(bf16.members[0].model.parameters()).dtype == torch.bfloat16
+    a, b = fp32.predict(x), bf16.predict(x)
+    assert a.max(1).min() > 0.4 and np.ptp(a, axis=0).max() > 0.2  # decisive, and different for each crop
+    assert not np.array_equal(a, b)  # really computed in another precision
     assert np.abs(a - b).max() < 0.05
+    assert (a.argmax(1) == b.argmax(1)).mean() >= 0.9
 
 
 def test_ensemble_and_tta_shapes(tiny_vit, tiny_fervit):
@@ -86,3 +110,21 @@ def test_alignment_puts_landmarks_on_template():
     faces = Faces(np.array([[30, 10, 160, 160]]), [0.9], pts[None], [0], [0.0])
     crops = align_crops(frame, faces, 48)
     assert crops.shape == (1, 48, 48, 3) and crops.dtype == np.uint8
+
+
+def test_loading_a_model_leaves_transformers_logging_as_it_was(tiny_vit):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_info()
+    try:
+        EmotionClassifier(str(tiny_vit), device="cpu")
+        assert hf_logging.get_verbosity() == hf_logging.INFO and hf_logging.is_progress_bar_enabled()
+    finally:
+        hf_logging.set_verbosity_warning()
+
+
+def test_unknown_device_is_a_device_error_before_any_model_loads(tmp_path):
+    from fervideo.core.errors import DeviceError
+
+    with pytest.raises(DeviceError, match="unknown device 'tpu'; choose auto, cpu or cuda"):
+        EmotionClassifier(str(tmp_path / "no-such-model"), device="tpu")  # the model would fail later

@@ -1,10 +1,10 @@
+import make_samples
 import numpy as np
 import pytest
 
-import make_samples
-from fervideo.stages import detect
 from fervideo.core.errors import BackendError
 from fervideo.core.types import FrameTime
+from fervideo.stages import detect
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,37 @@ def test_centerface_finds_the_face_with_landmarks(centerface):
     assert lm[0, 0] < lm[1, 0]  # left eye left of right eye
     assert lm[2, 1] > lm[0, 1] and lm[3, 1] > lm[2, 1]  # nose below eyes, mouth below nose
     assert faces.frame_index.tolist() == list(range(len(frames)))
+
+
+@pytest.mark.parametrize("name", detect.available())
+def test_every_registered_detector_finds_the_face_or_names_what_is_missing(name, monkeypatch):
+    """Each detector finds the face with plausible landmarks; one that cannot run here (SCRFD
+    without insightface's model pack) fails in one line that says what is missing."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # never download a model pack in a test
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    missing = None
+    if name == "scrfd":
+        from fervideo.stages.detect import scrfd
+
+        if scrfd.find_pack_file("det_") is None:
+            missing = "insightface pack 'buffalo_l'"
+        try:
+            import insightface  # noqa: F401
+        except ImportError:
+            missing = "pip install insightface"
+    if missing is not None:
+        with pytest.raises(BackendError) as e:
+            detect.create(name, size=320)
+        msg = str(e.value)
+        assert missing in msg and "\n" not in msg
+        return
+    det = detect.create(name, size=320)
+    frames = np.stack(make_samples.moving_face(0.2, fps=10, size=(320, 240)))
+    faces = det.detect(frames, [FrameTime(i, i * 0.1) for i in range(len(frames))])
+    assert faces.frame_index.tolist() == list(range(len(frames)))  # one face per frame
+    assert (faces.scores > 0.5).all()
+    lm = faces.landmarks[0]
+    assert lm[0, 0] < lm[1, 0] and lm[3, 1] > lm[2, 1] > lm[0, 1]
 
 
 def test_blank_frames_have_no_faces(centerface):

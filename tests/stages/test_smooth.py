@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from fervideo.stages import smooth
 from fervideo.core.errors import BackendError
 from fervideo.core.types import Faces
+from fervideo.stages import smooth
 
 
 def _track(p, t, tid=1):
@@ -20,7 +20,24 @@ def _noisy(n=60, seed=0):
     return (p / p.sum(1, keepdims=True)).astype(np.float32), truth
 
 
-@pytest.mark.parametrize("name", ["ema", "gaussian", "hmm"])
+@pytest.mark.parametrize("name", smooth.available())
+def test_every_smoother_keeps_the_stage_shape(name):
+    """update(faces) -> faces with raw probabilities kept, smoothed rows summing to 1, one label per
+    row; the input is not modified; reset() exists; built the same from the run's settings."""
+    p, _ = _noisy(30)
+    t = np.arange(30) * 0.1
+    faces = Faces.concat([_track(p[:15], t[:15], 1), _track(p[15:], t[15:], 2)])
+    for s in (smooth.create(name), smooth.from_settings(name, seconds=0.3, max_gap=1.0, switch_rate=0.5)):
+        out = s.update(faces)
+        assert faces.smoothed is None and faces.label_ids is None  # the input is left alone
+        assert np.array_equal(out.probs, faces.probs) and np.array_equal(out.track_ids, faces.track_ids)
+        assert out.smoothed.shape == p.shape and np.allclose(out.smoothed.sum(1), 1, atol=1e-4)
+        assert out.label_ids.shape == (30,) and set(out.label_ids.tolist()) <= {0, 1, 2}
+        s.reset()
+        assert np.array_equal(s.update(faces).smoothed, out.smoothed)  # same again after reset()
+
+
+@pytest.mark.parametrize("name", [n for n in smooth.available() if n != "none"])
 def test_smoothing_reduces_flicker_and_keeps_raw(name):
     p, truth = _noisy()
     t = np.arange(len(p)) * 0.1

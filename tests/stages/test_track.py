@@ -1,7 +1,12 @@
 import numpy as np
 
-from fervideo.stages.track import FaceTracker, SceneCutDetector, drop_short_tracks, renumber
 from fervideo.core.types import Faces
+from fervideo.stages.track import (
+    FaceTracker,
+    SceneCutDetector,
+    drop_short_tracks,
+    renumber,
+)
 
 
 def _frame(i, boxes, t=None):
@@ -61,3 +66,39 @@ def test_drop_short_and_renumber():
     kept = drop_short_tracks(Faces.concat([f, g]), min_seconds=0.5)
     assert set(kept.track_ids.tolist()) == {7}
     assert set(renumber(kept).track_ids.tolist()) == {1}
+
+
+def test_drop_short_tracks_keeps_a_one_row_track_with_min_track_0():
+    one = _frame(0, [[0, 0, 5, 5]]).with_(track_ids=np.array([4]))
+    assert drop_short_tracks(one, min_seconds=0.0).track_ids.tolist() == [4]
+    assert len(drop_short_tracks(one, min_seconds=0.1)) == 0
+    untracked = _frame(0, [[0, 0, 5, 5]])  # -1: never a track, whatever min_seconds says
+    assert len(drop_short_tracks(untracked, min_seconds=0.0)) == 0
+
+
+def test_end_shot_gives_unconfirmable_new_faces_their_own_ids():
+    tr = FaceTracker()
+    a = [tr.update(_frame(i, [[10, 10, 60, 70]])) for i in range(3)]  # one confirmed face
+    tid = int(a[-1].track_ids[0])
+    last = tr.update(_frame(3, [[11, 10, 61, 70], [200, 50, 250, 110]]).with_(scores=np.array([0.9, 0.95])))
+    assert last.track_ids[0] == tid and last.track_ids[1] == -1  # the newcomer is provisional
+    done = tr.end_shot(last)
+    assert done.track_ids[0] == tid and done.track_ids[1] > tid  # its own, new id
+    assert last.track_ids[1] == -1  # what update returned is not changed
+    after = [tr.update(_frame(i, [[11, 10, 61, 70]])) for i in range(4, 6)]  # tracks ended: a new id
+    assert tr.finalize(after[0]).track_ids[0] > done.track_ids[1]
+
+
+def test_end_shot_leaves_faces_bytetrack_would_not_start_a_track_from():
+    tr = FaceTracker()
+    weak = tr.update(_frame(0, [[10, 10, 60, 70]]).with_(scores=np.array([0.55])))  # below activation
+    assert tr.end_shot(weak).track_ids.tolist() == [-1]
+
+
+def test_finalize_returns_confirmed_first_sightings_only_once_they_are_known():
+    tr = FaceTracker()
+    first = tr.update(_frame(0, [[10, 10, 60, 70]]))
+    assert tr.finalize(first).track_ids.tolist() == [-1]  # nothing confirmed it yet
+    second = tr.update(_frame(1, [[12, 10, 62, 70]]))
+    assert second.track_ids[0] >= 0
+    assert tr.finalize(first).track_ids.tolist() == second.track_ids.tolist()

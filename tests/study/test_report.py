@@ -57,7 +57,8 @@ def test_analyze_writes_valence_and_peaks(study):
     assert tl.valence.between(-1, 1).all()
     assert "mean_valence" in pd.read_parquet(study / "face" / "tracks.parquet")
     pk = pd.read_parquet(study / "face" / "peaks.parquet")
-    assert list(pk.columns) == ["video", "track_id", "emotion", "time_s", "frame_index", "value", "start_s", "end_s", "duration_s"]
+    assert list(pk.columns) == ["video", "video_path", "video_folder", "track_id", "person_id", "person_name", "person_role", "emotion", "time_s", "frame_index", "value",
+                                "start_s", "end_s", "duration_s"]
     assert pd.read_parquet(study / "noface" / "peaks.parquet").empty
 
 

@@ -94,6 +94,11 @@ def test_training_lowers_the_loss_and_writes_a_loadable_model(tmp_path):
     assert clf.labels == ["happy", "sad"]
     crops = np.repeat(va_imgs[:4, :, :, None], 3, axis=3)
     assert (clf.predict(crops).argmax(1) == va_y[:4]).mean() >= 0.75
+    from fervideo.train.card import write_card
+
+    card = write_card(tmp_path / "m", summary, command="fervideo train ...", train_source="a", val_source="b", crops_per_s=100.0)
+    text = card.read_text()
+    assert "input 48x48 grayscale" in text and "FerViT" in text and f"epoch {summary['best_epoch']}" in text
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path):
@@ -108,16 +113,23 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
             raise KeyboardInterrupt  # like Ctrl-C after the first epoch's checkpoint
 
     with pytest.raises(KeyboardInterrupt):
-        train(data, data, tmp_path / "a", TrainConfig(epochs=2, **small), on_epoch=interrupt)
-    train(data, data, tmp_path / "a", TrainConfig(epochs=2, **small), resume=True)
-    full = train(data, data, tmp_path / "b", TrainConfig(epochs=2, **small))
+        train(data, data, tmp_path / "a", TrainConfig(epochs=3, **small), on_epoch=interrupt)
+    resumed = train(data, data, tmp_path / "a", TrainConfig(epochs=3, **small), resume=True)
+    full = train(data, data, tmp_path / "b", TrainConfig(epochs=3, **small))  # the same run, never interrupted
     import torch
+    from safetensors.numpy import load_file
 
     a = torch.load(tmp_path / "a" / "checkpoints" / "last.pt", weights_only=False)
     b = torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=False)
-    assert a["epoch"] == b["epoch"] == 2
-    assert a["history"][-1]["train_loss"] == pytest.approx(b["history"][-1]["train_loss"], rel=1e-4)
-    assert full["best_epoch"] >= 1
+    assert a["epoch"] == b["epoch"] == 3
+
+    def measured(history):  # everything but the wall time
+        return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+    assert measured(a["history"]) == measured(b["history"])  # every epoch's loss and val scores
+    assert resumed["best_epoch"] == full["best_epoch"] and resumed["val"] == full["val"]
+    wa, wb = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)  # the exported model too
 
 
 def test_resnet_comparison_arch_trains_loads_and_explains(tmp_path):
@@ -144,10 +156,94 @@ def test_resnet_comparison_arch_trains_loads_and_explains(tmp_path):
 
 
 def test_unknown_arch_lists_the_valid_ones():
-    from fervideo.train.trainer import TrainConfig, build_model
+    from fervideo.core.errors import ConfigError
+    from fervideo.train.trainer import TrainConfig
 
-    with pytest.raises(ValueError, match="fervit, resnet"):
-        build_model(["happy", "sad"], TrainConfig(arch="vgg"))
+    with pytest.raises(ConfigError, match="unknown architecture 'vgg'; valid: fervit, resnet"):
+        TrainConfig(arch="vgg")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--arch", "vgg"], "unknown architecture 'vgg'; valid: fervit, resnet"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--votes-mode", "loudest"], "unknown vote mode 'loudest'"),
+    ],
+)
+def test_train_cli_refuses_bad_options_in_one_line_before_loading_data(tmp_path, monkeypatch, args, message):
+    from typer.testing import CliRunner
+
+    import fervideo.train.data as data_module
+    from fervideo._cli import app
+
+    def must_not_load(*a, **k):
+        raise AssertionError("data was loaded before the options were checked")
+
+    monkeypatch.setattr(data_module, "load_dataset", must_not_load)
+    r = CliRunner().invoke(app, ["train", str(tmp_path / "train.parquet"), "--val", str(tmp_path / "val.parquet"),
+                                 "--out", str(tmp_path / "m"), *args])
+    assert r.exit_code == 1, r.output
+    assert message in r.output and "Traceback" not in r.output and "AssertionError" not in r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:")
+
+
+def test_a_diverging_run_raises_training_error(tmp_path):
+    from fervideo.core.errors import TrainingError
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    imgs, y = _images(32)
+    data = FaceImages(imgs, y, ["happy", "sad"], "s")
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=float("inf"), warmup_epochs=0.0, hidden_size=16, num_hidden_layers=1,
+                      num_attention_heads=2, stem_channels=[8, 8, 8], device="cpu")
+    with pytest.raises(TrainingError, match="training diverged at epoch 1.*lower --lr"):
+        train(data, data, tmp_path / "d", cfg)
+
+
+@pytest.mark.parametrize("kind", ["imagenet-vit", "gray-resnet", "fervit"])
+def test_training_feeds_the_model_as_analyze_does(tmp_path, tiny_vit, tiny_fervit, kind):
+    """A gray training face and the same face as an RGB crop in analyze reach the model identically:
+    per-channel statistics (not their mean), the input size, luminance where the caller converts."""
+    import shutil
+
+    import torch
+    from transformers import (
+        AutoConfig,
+        AutoImageProcessor,
+        ResNetConfig,
+        ResNetForImageClassification,
+        ViTImageProcessor,
+    )
+
+    from fervideo.modeling.data_config import resolve_data_config
+    from fervideo.stages.classify import EmotionClassifier
+    from fervideo.train.trainer import ModelInput
+
+    if kind == "imagenet-vit":
+        d = tmp_path / "vit"
+        shutil.copytree(tiny_vit, d)
+        ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.485, 0.456, 0.406],
+                          image_std=[0.229, 0.224, 0.225]).save_pretrained(d)
+    elif kind == "gray-resnet":
+        d = tmp_path / "resnet"
+        cfg = ResNetConfig(num_channels=1, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], num_labels=2,
+                           id2label={0: "happy", 1: "sad"}, label2id={"happy": 0, "sad": 1})
+        ResNetForImageClassification(cfg).save_pretrained(d)
+        ViTImageProcessor(size={"height": 40, "width": 40}, image_mean=[0.4, 0.5, 0.6], image_std=[0.2, 0.25, 0.3]).save_pretrained(d)
+    else:
+        d = tiny_fervit
+    member = EmotionClassifier(str(d), device="cpu", dtype="fp32").members[0]
+    side = member.info.input_size
+    gray = np.random.default_rng(0).integers(0, 256, (3, side, side), dtype=np.uint8)
+    in_analyze = member.prepare(np.repeat(gray[..., None], 3, axis=3))
+    import fervideo.modeling.fervit  # noqa: F401  (registers fervit)
+
+    feed = ModelInput(resolve_data_config(AutoConfig.from_pretrained(d), AutoImageProcessor.from_pretrained(d)), torch.device("cpu"))
+    in_training = feed(torch.from_numpy(gray).float().unsqueeze(1) / 255.0)
+    assert in_training.shape == in_analyze.shape
+    assert torch.allclose(in_training, in_analyze, atol=1e-5)
 
 
 def test_fine_tuning_a_checkpoint_stored_in_fp16_trains_in_fp32(tmp_path, tiny_fervit):

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from fervideo.core.device import ort_providers  # noqa: F401  (the detectors' import path)
 from fervideo.core.errors import BackendError
 from fervideo.core.geometry import box_iou
 from fervideo.core.types import Faces, FrameTime
@@ -62,13 +63,3 @@ def nms(boxes: np.ndarray, scores: np.ndarray, thresh: float) -> np.ndarray:
         rest = order[1:]
         order = rest[box_iou(boxes[i], boxes[rest]) < thresh]
     return np.asarray(keep, dtype=np.int64)
-
-
-def ort_providers(device: str) -> list[str]:
-    """onnxruntime providers for a device name: CUDA first when asked for and available."""
-    import onnxruntime as ort
-
-    have = ort.get_available_providers()
-    if device in ("auto", "cuda") and "CUDAExecutionProvider" in have:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fervideo.core.device import cuda_possible
 from fervideo.core.errors import BackendError
 from fervideo.core.types import Faces, FrameTime
 from fervideo.stages.detect import nms, ort_providers, register
@@ -34,35 +35,69 @@ def weights_path() -> Path:
     return p
 
 
-def _session(device: str, threads: int | None, runtime: str = "auto"):
-    """onnxruntime on CPU (or its CUDA provider if installed); torch on a CUDA GPU otherwise."""
+def _dynamic_model() -> Path:
+    """CenterFace's graph with dynamic batch and frame size, patched once and cached.
+
+    Patching needs the ``onnx`` package (its import and the patch cost about 0.4 s of every
+    run's start-up); the patched file is cached by the sha256 of the weights, written atomically.
+    """
+    from fervideo.modeling.catalog import sha256_file
+    from fervideo.modeling.onnx_export import cache_dir
+
+    src = weights_path()
+    out = cache_dir() / "onnx" / f"centerface-dynamic-{sha256_file(src)[:16]}-v2.onnx"
+    if out.exists():
+        return out
+    import tempfile
+
     import onnx
-    import onnxruntime as ort
     from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
-    model = onnx.load(str(weights_path()))
-    if runtime == "torch" or (runtime == "auto" and ort_providers(device)[0] != "CUDAExecutionProvider" and _torch_cuda(device)):
-        import torch
-
-        from fervideo.stages.detect.onnx_torch import TorchSession
-
-        return TorchSession(model, torch.device("cuda" if _torch_cuda(device) else "cpu"))
+    model = onnx.load(str(src))
+    # The weights are also listed as graph inputs (an old exporter's habit), which keeps
+    # onnxruntime from folding constants and fusing BatchNorm into the convolutions.
+    weights = {w.name for w in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
     in_dims = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
     out_dims = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in model.graph.output}
     in_dims["input.1"] = ["B", 3, "H", "W"]
     out_dims.update({"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"], "540": ["B", 10, "h", "w"]})
     model = update_inputs_outputs_dims(model, in_dims, out_dims)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.partial")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(model.SerializeToString())
+    os.replace(tmp, out)
+    return out
+
+
+def _session(device: str, threads: int | None, runtime: str = "auto"):
+    """onnxruntime on CPU (or its CUDA provider if installed); torch on a CUDA GPU otherwise."""
+    import onnxruntime as ort
+
+    if runtime == "torch" or (runtime == "auto" and ort_providers(device)[0] != "CUDAExecutionProvider" and _torch_cuda(device)):
+        import onnx
+        import torch
+
+        from fervideo.stages.detect.onnx_torch import TorchSession
+
+        return TorchSession(onnx.load(str(weights_path())), torch.device("cuda" if _torch_cuda(device) else "cpu"))
     so = ort.SessionOptions()
     so.log_severity_level = 3
     so.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.enable_mem_pattern = False  # batch sizes vary; per-shape memory plans would pile up
-    return ort.InferenceSession(model.SerializeToString(), sess_options=so, providers=ort_providers(device))
+    # Idle worker threads sleep instead of spinning: the decode thread, the classifier and other
+    # programs share the cores (see the README's benchmark notes for the measurement).
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(_dynamic_model()), sess_options=so, providers=ort_providers(device))
 
 
 def _torch_cuda(device: str) -> bool:
-    if device not in ("auto", "cuda"):
-        return False
+    if device not in ("auto", "cuda") or (device == "auto" and not cuda_possible()):
+        return False  # no NVIDIA driver: no need to import torch to know
     import torch
 
     return torch.cuda.is_available()

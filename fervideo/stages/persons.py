@@ -1,0 +1,316 @@
+"""Persons: which face tracks are one person (within a video, and across the videos of a study).
+
+Tracks are shot-level continuity: the tracker starts a new id at every cut and after every
+loss longer than its buffer, so one participant of a multi-shot recording is many tracks.
+This stage joins them, conservatively, because a wrong merge mixes two people's emotions
+(worse than a split):
+
+1. ``FaceSampler`` (in the frame loop, while frames are in memory) keeps per track up to
+   ``per_track`` good faces spread in time: detected (not bridged) rows that pass a
+   ``QualityGate`` (face size, detector score, near-frontal by the 5 landmarks, contrast), each as a
+   small patch cut around the face; and a thumbnail of the track's best face for reports.
+2. ``find_persons`` (once per video, batched) embeds each track's best face, then the other
+   samples only of tracks that might join another (not on screen together, close on the
+   best faces); a track's embedding is the mean over its embedded faces (a track's own
+   frames are one person).
+3. ``cluster`` is scipy's average-linkage agglomerative clustering, cut at the embedder's
+   conservative threshold, with cannot-link constraints: tracks that overlap in time (two
+   faces on screen at once) get a distance so large that no cluster can hold both. Tracks
+   with no usable face stay their own person.
+
+``match_across`` runs the same clustering over the persons of several videos, where the
+persons of one video are cannot-link (they were already kept apart there).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from fervideo.core.quality import face_size, frontal
+from fervideo.core.types import Faces
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """What ``find_persons`` needs of a backend of ``fervideo.stages.embed``."""
+
+    name: str
+    metric: str
+    threshold: float
+
+    def embed(self, images: list[np.ndarray], faces: Faces) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """Which detected faces are good enough to embed.
+
+    Size and frontal-ness are the timeline's own measures (``core/quality.py``: shorter side
+    of the box; 1 with the nose midway between the eyes, 0 in profile). Contrast is the
+    standard deviation of the luma in the box: faces in the dark (stage_cuts' audience: 2-6
+    on 0-255) give dlib embeddings that are close to each other whoever they are (0.2-0.3),
+    the worst case for a stage whose errors must be splits, not merges. Measured with dlib on
+    the astronaut and Grace Hopper portraits scaled down: the same face drifts 0.25 at 40 px,
+    0.41 at 24 px while the two people stay 0.7 apart; hence ``min_face``.
+    """
+
+    min_face: float = 40.0  # shorter side of the box in pixels
+    min_score: float = 0.75  # detector confidence
+    min_frontal: float = 0.5  # nose at most a quarter of the eye distance off the eyes' midpoint
+    min_contrast: float = 8.0  # luma standard deviation in the box (0-255)
+
+    def contrast(self, frame: np.ndarray, box: np.ndarray) -> float:
+        x1, y1, x2, y2 = np.rint(box).astype(int).tolist()
+        patch = frame[max(0, y1):max(0, y2), max(0, x1):max(0, x2)]
+        return float(cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY).std()) if patch.size else 0.0
+
+    def quality(self, faces: Faces) -> np.ndarray:
+        """Per row: 0 where the face fails the gate, else a score in (0, 1] (larger, surer, more frontal is higher)."""
+        size, front = face_size(faces.boxes), np.nan_to_num(frontal(faces.landmarks), nan=0.0)
+        ok = (size >= self.min_face) & (faces.scores >= self.min_score) & (front >= self.min_frontal)
+        q = np.minimum(size, 150.0) / 150.0 * faces.scores * front
+        return np.where(ok, q, 0.0).astype(np.float32)
+
+
+def _jpeg(img: np.ndarray, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+@dataclass
+class Sample:
+    """One good face of a track: a patch cut around it (JPEG) and the face's box/landmarks in the patch.
+
+    Kept as JPEG (quality 95, 10-25 kB) because a long multi-shot recording has thousands of
+    tracks (about 2,800 an hour in the family recording of issue 10) and they are all held
+    until the video ends. The JPEG moves a dlib embedding by 0.07 (astronaut portrait), where
+    faces of one track in stage_cuts spread 0.2-0.6.
+    """
+
+    quality: float
+    time_s: float
+    jpeg: bytes
+    face: Faces
+
+    @property
+    def image(self) -> np.ndarray:
+        return np.ascontiguousarray(cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)[..., ::-1])
+
+
+@dataclass
+class TrackFaces:
+    samples: list[Sample] = field(default_factory=list)
+    thumb: bytes | None = None  # JPEG of the best face, thumb_size x thumb_size
+    thumb_score: float = -1.0
+
+
+def _cut(frame: np.ndarray, box: np.ndarray, context: float, max_face: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """A patch ``context`` face sizes wide around ``box``, scaled so the face is at most ``max_face`` px."""
+    x1, y1, x2, y2 = box
+    side = max(x2 - x1, y2 - y1, 1.0)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    h, w = frame.shape[:2]
+    ox, oy = int(max(0, cx - side * context / 2)), int(max(0, cy - side * context / 2))
+    ex, ey = int(min(w, cx + side * context / 2 + 1)), int(min(h, cy + side * context / 2 + 1))
+    patch = frame[oy:ey, ox:ex]
+    s = min(1.0, max_face / side)
+    if s < 1.0:
+        patch = cv2.resize(patch, (max(1, round(patch.shape[1] * s)), max(1, round(patch.shape[0] * s))), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(patch), np.array([ox, oy], np.float32), s
+
+
+class FaceSampler:
+    """Per track, the best few faces (patches) and a thumbnail, collected frame by frame.
+
+    ``add(frame, faces)`` looks at the tracked, detected rows of one frame; ``reset()`` forgets
+    everything. Memory is small: ``per_track`` JPEG patches of at most ``2 * max_face`` pixels a side.
+    """
+
+    def __init__(self, per_track: int = 4, gate: QualityGate | None = None, min_gap: float = 0.3,
+                 max_face: float = 128.0, thumb_size: int = 96) -> None:
+        self.per_track = per_track
+        self.gate = gate or QualityGate()
+        self.min_gap = min_gap
+        self.max_face = max_face
+        self.thumb_size = thumb_size
+        self.tracks: dict[int, TrackFaces] = {}
+
+    def reset(self) -> None:
+        self.tracks = {}
+
+    def add(self, frame: np.ndarray, faces: Faces) -> None:
+        faces = faces[(faces.track_ids >= 0) & faces.detected]
+        if len(faces) == 0:
+            return
+        q = self.gate.quality(faces)
+        w = faces.boxes[:, 2] - faces.boxes[:, 0]
+        for i in range(len(faces)):
+            tf = self.tracks.setdefault(int(faces.track_ids[i]), TrackFaces())
+            thumb_score = float(q[i]) if q[i] > 0 else 1e-4 * float(w[i] * faces.scores[i])
+            if thumb_score > tf.thumb_score:
+                tf.thumb, tf.thumb_score = self._thumb(frame, faces.boxes[i]), thumb_score
+            if q[i] > 0 and self.gate.contrast(frame, faces.boxes[i]) >= self.gate.min_contrast:
+                self._offer(tf, frame, faces[i], float(q[i]))
+
+    def _offer(self, tf: TrackFaces, frame: np.ndarray, face: Faces, q: float) -> None:
+        t = float(face.time_s[0])
+        near = [s for s in tf.samples if abs(s.time_s - t) < self.min_gap]
+        if near:
+            if q <= max(s.quality for s in near):
+                return
+            tf.samples = [s for s in tf.samples if s not in near]
+        elif len(tf.samples) >= self.per_track:
+            worst = min(tf.samples, key=lambda s: s.quality)
+            if q <= worst.quality:
+                return
+            tf.samples.remove(worst)
+        patch, origin, s = _cut(frame, face.boxes[0], 2.0, self.max_face)
+        local = face.with_(boxes=(face.boxes - np.tile(origin, 2)) * s, landmarks=(face.landmarks - origin) * s)
+        tf.samples.append(Sample(q, t, _jpeg(patch, 95), local))
+
+    def _thumb(self, frame: np.ndarray, box: np.ndarray) -> bytes:
+        patch, _, _ = _cut(frame, box, 1.3, 4 * self.thumb_size)
+        return _jpeg(cv2.resize(patch, (self.thumb_size, self.thumb_size), interpolation=cv2.INTER_AREA), 85)
+
+    def relabel(self, mapping: dict[int, int]) -> dict[int, TrackFaces]:
+        """The collected tracks under new ids (``renumber``'s), without the tracks that were dropped."""
+        return {mapping[t]: tf for t, tf in self.tracks.items() if t in mapping}
+
+
+def overlaps(spans: list[tuple[float, float]]) -> np.ndarray:
+    """(n, n) bool: spans that share any time (both ends included: a shared frame is two faces at once)."""
+    a = np.asarray(spans, np.float64).reshape(-1, 2)
+    return (a[:, None, 0] <= a[None, :, 1]) & (a[None, :, 0] <= a[:, None, 1])
+
+
+def cluster(emb: np.ndarray, cannot_link: np.ndarray, metric: str, threshold: float) -> np.ndarray:
+    """Cluster labels 0..k-1 of average-linkage clustering cut at ``threshold``, never joining a cannot-link pair.
+
+    A cannot-link pair gets a distance larger than ``threshold * n**2``; average linkage merges
+    two clusters at the mean of their pairwise distances (at most n**2/4 pairs), so any merge
+    that would put such a pair in one cluster happens above the threshold, and the cut undoes it.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist, squareform
+
+    n = len(emb)
+    if n < 2:
+        return np.zeros(n, np.int64)
+    d = squareform(pdist(emb.astype(np.float64), metric))
+    big = (threshold + d.max() + 1.0) * n * n
+    d[cannot_link & ~np.eye(n, dtype=bool)] = big
+    z = linkage(squareform(d, checks=False), method="average")
+    return fcluster(z, t=threshold, criterion="distance").astype(np.int64) - 1
+
+
+def _mean(vectors: np.ndarray, metric: str) -> np.ndarray:
+    m = vectors.mean(0)
+    return m / max(float(np.linalg.norm(m)), 1e-9) if metric == "cosine" else m
+
+
+#: A pair of tracks whose best faces are closer than this many thresholds is compared again
+#: on all their samples; farther pairs are different people on one face already.
+CONFIRM = 1.5
+
+
+def _embed_tracks(embedder: Embedder, cand: list[int], tracks: dict[int, TrackFaces], cannot_link: np.ndarray,
+                  threshold: float) -> tuple[dict[int, np.ndarray], int]:
+    """Mean embedding per track, embedding as few faces as the decisions need.
+
+    First each track's best face, in one batch (so every person with a usable face has an
+    embedding, for ``match_across``). Only tracks with a possible partner (not on screen
+    together, closer than ``CONFIRM`` thresholds) get their other samples embedded, in a second
+    batch: a merge is decided on several faces per track, a clear split on one. Embedding is
+    the expensive step (dlib: about 0.1 s of CPU per face).
+    """
+    from scipy.spatial.distance import cdist
+
+    if not cand:
+        return {}, 0
+
+    def run(pairs: list[tuple[int, Sample]]) -> np.ndarray:
+        return embedder.embed([s.image for _, s in pairs], Faces.concat([s.face for _, s in pairs]))
+
+    best = [(t, max(tracks[t].samples, key=lambda s: s.quality)) for t in cand]
+    first = run(best)
+    d = cdist(first, first, embedder.metric)
+    d[cannot_link] = np.inf  # also the diagonal: a track overlaps itself
+    close = {t for k, t in enumerate(cand) if d[k].min() < CONFIRM * threshold}
+    more = [(t, s) for t, b in best if t in close for s in tracks[t].samples if s is not b]
+    vec = np.concatenate([first, run(more)]) if more else first
+    owner = np.array([t for t, _ in best + more])
+    return {t: _mean(vec[owner == t], embedder.metric) for t in cand}, len(owner)
+
+
+@dataclass
+class Persons:
+    """The persons of one video."""
+
+    person_of: dict[int, int]  # track id -> person id (1.. in order of first appearance)
+    embeddings: dict[int, np.ndarray]  # person id -> mean embedding of its embedded tracks
+    thumbs: dict[int, bytes]  # track id -> JPEG of the track's best face
+    info: dict  # what ran (backend, metric, threshold, counts, seconds): goes into the metadata
+
+
+def find_persons(faces: Faces, tracks: dict[int, TrackFaces], embedder: Embedder | None, threshold: float | None = None,
+                 unavailable: str | None = None) -> Persons:
+    """Join the tracks of ``faces`` into persons; without an embedder every track is its own person."""
+    t0 = time.perf_counter()
+    ids = sorted(int(t) for t in np.unique(faces.track_ids) if t >= 0)
+    spans = {t: (float(faces.time_s[faces.track_ids == t].min()), float(faces.time_s[faces.track_ids == t].max())) for t in ids}
+    thumbs = {t: tracks[t].thumb for t in ids if t in tracks and tracks[t].thumb is not None}
+    info: dict = {"backend": None, "tracks": len(ids)}
+    emb: dict[int, np.ndarray] = {}
+    group = {t: t for t in ids}  # a representative track per person
+    if embedder is None:
+        info["reason"] = unavailable or "persons off (--no-persons)"
+    else:
+        threshold = embedder.threshold if threshold is None else float(threshold)
+        info.update(backend=embedder.name, metric=embedder.metric, threshold=threshold)
+        cand = [t for t in ids if t in tracks and tracks[t].samples]  # tracks with a usable face
+        cannot = overlaps([spans[t] for t in cand])
+        emb, n_faces = _embed_tracks(embedder, cand, tracks, cannot, threshold)
+        info.update(embedded_tracks=len(cand), embedded_faces=n_faces)
+        if len(cand) > 1:
+            labels = cluster(np.stack([emb[t] for t in cand]), cannot, embedder.metric, threshold)
+            rep = {c: min(t for t, l2 in zip(cand, labels) if l2 == c) for c in set(labels.tolist())}
+            group.update({t: rep[int(c)] for t, c in zip(cand, labels)})
+    start = {g: min(spans[t][0] for t in ids if group[t] == g) for g in set(group.values())}
+    number = {g: k + 1 for k, g in enumerate(sorted(start, key=lambda g: (start[g], g)))}
+    person_of = {t: number[group[t]] for t in ids}
+    p_emb = {}
+    for p in set(person_of.values()):
+        members = [emb[t] for t in ids if person_of[t] == p and t in emb]
+        if members:
+            p_emb[p] = _mean(np.stack(members), embedder.metric)
+    info.update(persons=len(number), seconds=round(time.perf_counter() - t0, 3))
+    log.debug("persons: %s", {p: [t for t in ids if person_of[t] == p] for p in sorted(set(person_of.values()))})
+    return Persons(person_of, p_emb, thumbs, info)
+
+
+def gate_settings(sampler: FaceSampler) -> dict:
+    """The sampler's settings, for the metadata."""
+    return {"per_track": sampler.per_track, "min_gap_s": sampler.min_gap, **asdict(sampler.gate)}
+
+
+def match_across(groups: list[np.ndarray], metric: str, threshold: float) -> list[np.ndarray]:
+    """Study-wide person labels for the persons of several videos (one (n_i, D) array per video).
+
+    Persons of one video never share a label: they were kept apart there (cannot-link).
+    Returns one int array per video; labels are 0..k-1 over the study.
+    """
+    sizes = [len(g) for g in groups]
+    if sum(sizes) == 0:
+        return [np.zeros(0, np.int64) for _ in groups]
+    video = np.repeat(np.arange(len(groups)), sizes)
+    labels = cluster(np.concatenate([g for g in groups if len(g)]), video[:, None] == video[None, :], metric, threshold)
+    return np.split(labels, np.cumsum(sizes)[:-1])

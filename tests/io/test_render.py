@@ -1,0 +1,59 @@
+"""The annotated video reads for a psychologist: outlined boxes, labelled bars large enough to see."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fervideo.core.palette import color, contrast_ratio
+from fervideo.io.render import bar_panel, draw
+
+LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+BOX = np.array([200.0, 60.0, 330.0, 230.0])
+
+
+def _probs(k: int) -> np.ndarray:
+    p = np.full(len(LABELS), 0.02, np.float32)
+    p[k] = 1 - 0.02 * (len(LABELS) - 1)
+    return p
+
+
+@pytest.mark.parametrize("background", [(255, 255, 255), (200, 200, 200), (230, 200, 160), (0, 0, 0)])
+@pytest.mark.parametrize("label", LABELS)
+def test_box_stands_out_from_any_background(label, background):
+    """Across the box's left edge there is a pixel with contrast >= 3 against the background
+    (the colour on dark backgrounds, the dark outline on light ones): the old grey neutral box
+    had 1.6 on light grey hair."""
+    frame = np.empty((336, 596, 3), np.uint8)
+    frame[:] = background
+    draw(frame, BOX, 1, label, _probs(LABELS.index(label)), LABELS)
+    x1, y_mid = int(BOX[0]), int((BOX[1] + BOX[3]) / 2)
+    band = frame[y_mid, x1 - 6:x1 + 7]
+    best = max(contrast_ratio(tuple(int(v) for v in px), background) for px in band)
+    assert best >= 3.0, (label, background, best)
+
+
+def test_bars_are_labelled_and_tall_enough_at_336_pixels():
+    h, w = 336, 596
+    frame = np.full((h, w, 3), 128, np.uint8)
+    k = LABELS.index("surprise")
+    draw(frame, BOX, 1, "surprise", _probs(k), LABELS)
+    bp = bar_panel((h, w), BOX, LABELS)
+    assert len(bp.bars) == len(LABELS) == len(bp.labels)
+    for (lx1, ly1, lx2, ly2), (bx1, by1, bx2, by2), lab in zip(bp.labels, bp.bars, LABELS):
+        assert by2 - by1 + 1 >= 8 and bx2 - bx1 >= 40, "bars were 3 px high at this size"
+        text = frame[ly1:ly2 + 1, lx1:lx2 + 1].astype(int)
+        assert (text.min(axis=2) > 180).sum() >= 8, f"no label drawn for {lab}"
+        assert bx1 > lx2  # label left of its bar, not on it
+    # the winning class's bar is filled with its colour along most of its length
+    bx1, by1, bx2, by2 = bp.bars[k]
+    row = frame[(by1 + by2) // 2, bx1:bx2 + 1]
+    assert (row == color("surprise")).all(axis=1).mean() > 0.8
+
+
+def test_panel_stays_inside_the_frame_at_the_edges():
+    for box in ([260.0, 170.0, 318.0, 238.0], [0.0, 0.0, 60.0, 80.0], [250.0, 100.0, 330.0, 200.0], [400.0, 0.0, 500.0, 90.0]):
+        frame = np.zeros((240, 320, 3), np.uint8)
+        draw(frame, np.array(box), 3, "happy", _probs(3), LABELS)  # no exception at the borders
+        x1, y1, x2, y2 = bar_panel((240, 320), np.array(box), LABELS).panel
+        assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 240

@@ -1,0 +1,153 @@
+"""Persons: the quality gate, per-track sampling, constrained clustering, and joining tracks of real faces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fervideo.core.types import Faces, FrameTime
+from fervideo.stages import detect, embed
+from fervideo.stages.persons import (
+    FaceSampler,
+    QualityGate,
+    cluster,
+    find_persons,
+    match_across,
+    overlaps,
+)
+from persons_data import portraits, shots
+
+
+def _rows(tid: int, t0: float, t1: float, box=(0, 0, 60, 60)) -> Faces:
+    t = np.arange(t0, t1, 0.1)
+    n = len(t)
+    return Faces(np.tile(box, (n, 1)), np.ones(n), np.zeros((n, 5, 2)), np.arange(n), t, track_ids=np.full(n, tid))
+
+
+def test_cannot_link_pairs_are_never_joined_however_alike():
+    e = np.array([[0.0, 0.0], [0.0, 0.0], [0.01, 0.0]])
+    cannot = overlaps([(0, 2), (1, 3), (5, 6)])  # tracks 0 and 1 share time
+    labels = cluster(e, cannot, "euclidean", 0.4)
+    assert labels[0] != labels[1]
+    assert labels[2] in (labels[0], labels[1])  # the later one joins one of them, not both
+    assert len(set(cluster(e, np.eye(3, dtype=bool), "euclidean", 0.4).tolist())) == 1  # without constraints: one
+
+
+def test_average_linkage_does_not_chain():
+    # 0-1 and 1-2 are within the threshold, 0-2 is not: single linkage would chain all three
+    e = np.array([[0.0], [0.35], [0.7]])
+    labels = cluster(e, np.eye(3, dtype=bool), "euclidean", 0.4)
+    assert len(set(labels.tolist())) == 2
+
+
+def test_a_cannot_link_pair_blocks_a_merge_even_among_many():
+    rng = np.random.default_rng(1)
+    n = 40
+    e = rng.normal(scale=0.01, size=(n, 4))  # all alike
+    cannot = np.eye(n, dtype=bool)
+    cannot[0, n - 1] = cannot[n - 1, 0] = True
+    labels = cluster(e, cannot, "euclidean", 0.4)
+    assert labels[0] != labels[n - 1] and len(set(labels.tolist())) == 2
+
+
+def test_overlaps_counts_a_shared_frame():
+    ov = overlaps([(0.0, 1.0), (1.0, 2.0), (2.1, 3.0)])
+    assert ov[0, 1] and not ov[1, 2] and ov.diagonal().all()
+
+
+def test_quality_gate_wants_large_sure_frontal_faces():
+    lm_front = [[20, 25], [40, 25], [30, 35], [22, 45], [38, 45]]
+    lm_side = [[30, 25], [40, 25], [44, 35], [33, 45], [41, 45]]  # nose beyond the near eye
+    boxes = [[0, 0, 60, 70], [0, 0, 60, 70], [0, 0, 30, 35], [0, 0, 60, 70]]
+    f = Faces(boxes, [0.9, 0.9, 0.9, 0.5], [lm_front, lm_side, np.array(lm_front) / 2, lm_front], np.zeros(4), np.zeros(4))
+    q = QualityGate().quality(f)
+    assert q[0] > 0 and (q[1:] == 0).all()  # frontal passes; profile, 30 px, score 0.5 do not
+
+
+def test_sampler_keeps_few_spread_detected_faces_per_track():
+    a, _ = portraits()
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[40:190, 60:210] = a
+    det = detect.create("centerface", size=320).detect(frame[None], [FrameTime(0, 0.0)])
+    det = det[np.argsort(-det.scores)[:1]]
+    s = FaceSampler(per_track=3, min_gap=0.3)
+    for k in range(20):  # 2 s at 10 fps, every other row bridged
+        row = det.with_(time_s=[k * 0.1], frame_index=[k], track_ids=[7], detected=[k % 2 == 0])
+        s.add(frame, row)
+    tf = s.tracks[7]
+    assert len(tf.samples) == 3
+    times = sorted(x.time_s for x in tf.samples)
+    assert min(np.diff(times)) >= 0.3 - 1e-9
+    assert all(round(t * 10) % 2 == 0 for t in times)  # only detected rows
+    assert tf.thumb[:2] == b"\xff\xd8"  # JPEG
+    sample = tf.samples[0]
+    x1, y1, x2, y2 = sample.face.boxes[0]
+    assert 0 <= x1 < x2 <= sample.image.shape[1] and 0 <= y1 < y2 <= sample.image.shape[0]
+    assert s.relabel({7: 1}).keys() == {1} and s.relabel({}) == {}
+
+
+def _track_faces(clip_faces: list[np.ndarray]):
+    """Detect and sample a clip of hard-cut shots, one track per shot (the frame loop's job, done by hand)."""
+    frames = shots(clip_faces, seconds=1.0, fps=5.0)
+    det = detect.create("centerface", size=320)
+    sampler = FaceSampler()
+    parts = []
+    for k, fr in enumerate(frames):
+        f = det.detect(fr[None], [FrameTime(k, k * 0.2)])
+        f = f[np.argsort(-f.scores)[:1]].with_(track_ids=[k // 5 + 1])
+        sampler.add(fr, f)
+        parts.append(f)
+    return Faces.concat(parts), sampler.tracks
+
+
+@pytest.fixture(scope="module")
+def dlib_embedder():
+    return embed.create("dlib")
+
+
+def test_two_different_people_alternating_across_cuts_stay_two(dlib_embedder):
+    a, g = portraits()
+    faces, tracks = _track_faces([a, g, a, g])
+    p = find_persons(faces, tracks, dlib_embedder)
+    assert p.person_of == {1: 1, 2: 2, 3: 1, 4: 2}
+    assert p.info["backend"] == "dlib" and p.info["threshold"] == 0.4 and p.info["persons"] == 2
+    assert set(p.embeddings) == {1, 2} and len(p.thumbs) == 4
+
+
+def test_one_person_across_cuts_is_one_person(dlib_embedder):
+    a, _ = portraits()
+    faces, tracks = _track_faces([a, a, a])
+    p = find_persons(faces, tracks, dlib_embedder)
+    assert set(p.person_of.values()) == {1}
+    # a merge is confirmed on every sample of each track, not on one face
+    assert p.info["embedded_faces"] > p.info["embedded_tracks"] == 3
+
+
+def test_clearly_different_people_cost_one_face_per_track(dlib_embedder):
+    a, g = portraits()
+    faces, tracks = _track_faces([a, g])
+    p = find_persons(faces, tracks, dlib_embedder)
+    assert p.info["embedded_faces"] == 2 and len(set(p.person_of.values())) == 2
+
+
+def test_a_tighter_threshold_splits_and_no_embedder_keeps_tracks(dlib_embedder):
+    a, _ = portraits()
+    faces, tracks = _track_faces([a, a])
+    assert len(set(find_persons(faces, tracks, dlib_embedder, threshold=1e-6).person_of.values())) == 2
+    p = find_persons(faces, tracks, None, unavailable="no backend")
+    assert p.person_of == {1: 1, 2: 2} and p.info == {"backend": None, "tracks": 2, "reason": "no backend", "persons": 2,
+                                                      "seconds": p.info["seconds"]}
+
+
+def test_tracks_without_a_usable_face_stay_their_own_person(dlib_embedder):
+    a, _ = portraits()
+    faces, tracks = _track_faces([a, a])
+    tracks[2].samples = []  # e.g. only profiles or faces in the dark
+    p = find_persons(faces, tracks, dlib_embedder)
+    assert p.person_of == {1: 1, 2: 2} and set(p.embeddings) == {1}
+
+
+def test_match_across_never_joins_two_persons_of_one_video():
+    same = np.zeros((2, 4))
+    a, b = match_across([same, same[:1] + 0.01], "euclidean", 0.4)
+    assert a[0] != a[1] and b[0] in (a[0], a[1])
