@@ -81,11 +81,15 @@ def start_cluster(workers: int) -> tuple[str, str]:
                 "--metrics-export-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port()),
                 "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
 
-    subprocess.run([ray, "start", "--head", "--port", str(port), "--num-cpus", "0", "--temp-dir", temp,
-                    "--include-dashboard", "false", *ports()], env=env, check=True, capture_output=True, timeout=180)
-    for _ in range(workers):
-        subprocess.run([ray, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1", *ports()],
-                       env=env, check=True, capture_output=True, timeout=180)
+    try:
+        subprocess.run([ray, "start", "--head", "--port", str(port), "--num-cpus", "0", "--temp-dir", temp,
+                        "--include-dashboard", "false", *ports()], env=env, check=True, capture_output=True, timeout=180)
+        for _ in range(workers):
+            subprocess.run([ray, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1", *ports()],
+                           env=env, check=True, capture_output=True, timeout=180)
+    except BaseException:
+        stop_cluster(temp)  # a node that failed to start must not leave the others running
+        raise
     return f"127.0.0.1:{port}", temp
 
 
@@ -158,6 +162,8 @@ def main() -> None:
     finally:
         if temp:
             stop_cluster(temp)
+            shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     assert all(v.status == "done" for v in res.videos), [(v.path, v.status, v.reason) for v in res.videos]
     print(json.dumps({"config": a.config, "videos": len(videos), "video_s": round(duration, 1), "render": not a.no_render,
                       "first_result_s": round(clock.first or 0, 1), "total_s": round(total, 1),

@@ -2,6 +2,8 @@
 
     python bench/detect_schedule.py [VIDEOS...] [--fps 10] [--max-interval 0.5 1.0]
 
+Also with ``--detect-size-auto`` (per-shot detector size), alone and with the last max interval.
+
 For each video: ``analyze`` with a detection on every analysed frame (the reference), with the
 fixed schedule (a detection every ``--detect-interval``, the tracker bridging the frames
 between) and with the adaptive one at each ``--max-interval``; no annotated video, persons
@@ -39,7 +41,7 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(video: str, fps: float, max_interval: float, interval: float):
+def run(video: str, fps: float, max_interval: float, interval: float, size_auto: bool = False):
     import pyarrow.parquet as pq
 
     import fervideo
@@ -47,7 +49,7 @@ def run(video: str, fps: float, max_interval: float, interval: float):
     with tempfile.TemporaryDirectory() as d:
         c, w = _cpu(), time.perf_counter()
         r = fervideo.analyze([video], d, fps=fps, detect_interval=interval, detect_max_interval=max_interval,
-                             render=False, persons=False, overwrite=True)
+                             detect_size_auto=size_auto, render=False, persons=False, overwrite=True)
         wall, cpu = time.perf_counter() - w, _cpu() - c
         v = r.videos[0]
         if v.status != "done":
@@ -107,11 +109,14 @@ def main() -> None:
         labels = meta["labels"]
         print(f"\n{Path(v).name} --fps {a.fps:g}: detection on every analysed frame: {meta['detection_frames']} detections,"
               f" {len(ref)} rows, {cpu:.1f} cpu-s ({wall:.1f} s wall)")
-        for name, mi in [("fixed schedule", 0.0)] + [(f"adaptive, max interval {m:g} s", m) for m in a.max_interval]:
-            tl, m2, wall2, cpu2 = run(v, a.fps, mi, a.detect_interval)
+        configs = [("fixed schedule", 0.0, False)] + [(f"adaptive, max interval {m:g} s", m, False) for m in a.max_interval]
+        configs += [("--detect-size-auto", 0.0, True), (f"adaptive {a.max_interval[-1]:g} s + --detect-size-auto", a.max_interval[-1], True)]
+        for name, mi, auto in configs:
+            tl, m2, wall2, cpu2 = run(v, a.fps, mi, a.detect_interval, auto)
             c = compare(ref, tl, labels)
             back = compare(tl, ref, labels)["matched"]
-            print(f"  {name}: {m2['detection_frames']} detections ({m2.get('detections_skipped', 0)} skipped), {len(tl)} rows,"
+            sizes = f", sizes {m2['detection_sizes']}" if m2.get("detection_sizes") else ""
+            print(f"  {name}: {m2['detection_frames']} detections ({m2.get('detections_skipped', 0)} skipped{sizes}), {len(tl)} rows,"
                   f" {cpu2:.1f} cpu-s ({wall2:.1f} s wall); rows matched {c['matched']:.3f} / {back:.3f};"
                   f" box IoU median {c['iou_med']:.3f}, p5 {c['iou_p5']:.3f}; label agreement {c['agree']:.3f};"
                   f" mean |smoothed prob diff| {c['pdiff']:.4f}", flush=True)

@@ -16,7 +16,7 @@ scikit-image ships (its ``data`` module, offline):
   ``coffee`` (CC0), ``brick``, ``grass``, ``gravel`` (CC0 textures).
 
 Shots of 2.5-8 s (a hard cut between each, a new background and a new cast), 2-5 faces a
-shot, face boxes 45-220 px tall, drifting, bobbing and zooming slowly under a slow camera move; some
+shot, face boxes 45-220 px tall at 720p (in proportion at other sizes), drifting, bobbing and zooming slowly under a slow camera move; some
 faces walk in from an edge. Everything comes from one seeded generator, frames are streamed to
 the encoder (flat memory), and libx264 runs with a fixed thread count, so the same versions
 give the same file. The file is cached (not committed): ``$FERVIDEO_BENCH_CACHE`` or
@@ -152,7 +152,8 @@ def _shots(rng: np.random.Generator, seconds: float, size: tuple[int, int]) -> l
         for i, look in enumerate(looks):
             spr, a = _make_face(base, alpha, look)
             # the sprite is ~1.5 face heights wide: keep it inside its slot, sway included
-            fh = float(rng.uniform(45, min(220, 0.55 * (slots[1] - slots[0]))))
+            zs = h / 720.0  # face sizes scale with the frame (the same clip at 720p, 1080p or a tiny smoke size)
+            fh = float(rng.uniform(45 * zs, max(45 * zs, min(220 * zs, 0.55 * (slots[1] - slots[0])))))
             enter = float(rng.uniform(0.3, dur * 0.5)) if (n >= 3 and i == n - 1 and rng.random() < 0.5) else 0.0
             faces.append(_Face(
                 sprite=spr, alpha=a,
@@ -183,12 +184,12 @@ def _paste(frame: np.ndarray, face: _Face, cx: float, cy: float, fh: float) -> n
     fx1, fy1, fx2, fy2 = FACE_IN_SPRITE
     s = fh / (fy2 - fy1)
     sh, sw = face.sprite.shape[:2]
-    ow, oh = max(2, int(round(sw * s))), max(2, int(round(sh * s)))
+    ow, oh = max(2, round(sw * s)), max(2, round(sh * s))
     spr = cv2.resize(face.sprite, (ow, oh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
     a = cv2.resize(face.alpha, (ow, oh), interpolation=cv2.INTER_LINEAR)[..., None]
     # sprite's top-left so the face centre lands on (cx, cy)
-    x0 = int(round(cx - (fx1 + fx2) / 2 * s))
-    y0 = int(round(cy - (fy1 + fy2) / 2 * s))
+    x0 = round(cx - (fx1 + fx2) / 2 * s)
+    y0 = round(cy - (fy1 + fy2) / 2 * s)
     H, W = frame.shape[:2]
     xa, ya, xb, yb = max(0, x0), max(0, y0), min(W, x0 + ow), min(H, y0 + oh)
     if xb <= xa or yb <= ya:
@@ -210,7 +211,7 @@ def frames(seconds: float = 72.0, fps: float = 25.0, size: tuple[int, int] = (12
     """Yield (frame RGB uint8, face boxes (n, 4) float32, shot index) for every frame."""
     rng = np.random.default_rng(SEED)
     shots = _shots(rng, seconds, size)
-    n = int(round(seconds * fps))
+    n = round(seconds * fps)
     k = 0
     for i in range(n):
         t = i / fps
@@ -244,7 +245,7 @@ def write(path: Path, seconds: float = 72.0, fps: float = 25.0, size: tuple[int,
         st = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         st.width, st.height, st.pix_fmt = size[0], size[1], "yuv420p"
         # A fixed thread count and GOP keep the encoder's output the same on every machine.
-        st.options = {"crf": str(crf), "preset": "fast", "threads": "2", "g": str(int(round(fps * 2)))}
+        st.options = {"crf": str(crf), "preset": "fast", "threads": "2", "g": str(round(fps * 2))}
         for i, (img, boxes, shot) in enumerate(frames(seconds, fps, size)):
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
             vf.pts = i
@@ -282,7 +283,7 @@ def main() -> None:
     out = a.out or default_path(a.seconds, a.fps, size)
     write(out, a.seconds, a.fps, size)
     gt = np.load(out.with_suffix(".npz"))
-    n = int(round(a.seconds * a.fps))
+    n = round(a.seconds * a.fps)
     counts = np.bincount(gt["frame_index"], minlength=n)
     print(f"{out}: {n} frames, {len(gt['cut_times'])} cuts, faces per frame {counts.min()}-{counts.max()} (mean {counts.mean():.1f})")
 

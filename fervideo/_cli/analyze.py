@@ -20,6 +20,11 @@ def analyze(
     detector: Annotated[str, typer.Option(help="Face detector: centerface (default, bundled) or scrfd (insightface download)")] = "centerface",
     detect_size: Annotated[int, typer.Option(help="Long side in pixels the detector sees")] = 320,
     detect_interval: Annotated[float, typer.Option(help="Seconds between face detections; the tracker bridges the frames between")] = 0.1,
+    detect_max_interval: Annotated[float, typer.Option(help="Adaptive detection: skip a due detection while the faces and the scene look unchanged, "
+                                                        "up to this many seconds between detections (0 = off: every --detect-interval)")] = 0.0,
+    detect_size_auto: Annotated[bool, typer.Option("--detect-size-auto/--no-detect-size-auto",
+                                                   help="Per shot, detect at the smallest size that still shows its smallest face "
+                                                        "40 px tall (never above --detect-size)")] = False,
     smooth: Annotated[str, typer.Option(help="Temporal smoothing: none, ema, gaussian or hmm")] = "gaussian",
     smooth_seconds: Annotated[float, typer.Option(help="Gaussian sigma / EMA time constant in seconds")] = 0.3,
     min_track: Annotated[float, typer.Option(help="Drop tracks shorter than this many seconds")] = 0.5,
@@ -29,6 +34,7 @@ def analyze(
     person_threshold: Annotated[float | None, typer.Option(help="Linkage distance for one person (default: the embedder's, dlib 0.40); lower = fewer merges")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     batch_size: Annotated[int | None, typer.Option(help="Face crops per classifier batch (default 64 on CPU, 512 on CUDA)")] = None,
+    classifier_runtime: Annotated[str, typer.Option(help="auto (onnxruntime for one local model on the CPU, else torch), onnx or torch")] = "auto",
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Average with horizontally flipped crops")] = False,
     render: Annotated[bool, typer.Option("--render/--no-render", help="Write annotated.mp4")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo videos that are already finished")] = False,
@@ -50,6 +56,7 @@ def analyze(
     try:
         opts = AnalyzeOptions(
             fps=fps, model=model, detector=detector, detect_size=detect_size, detect_interval=detect_interval,
+            detect_max_interval=detect_max_interval, detect_size_auto=detect_size_auto, classifier_runtime=classifier_runtime,
             smooth=smooth, smooth_seconds=smooth_seconds, min_track=min_track, device=device,
             persons=persons, embedder=embedder, embed_model=embed_model, person_threshold=person_threshold,
             batch_size=batch_size, tta=tta, render=render, overwrite=overwrite, threads=threads,

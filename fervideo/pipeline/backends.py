@@ -63,7 +63,7 @@ class Backends:
                     self._clf = OnnxEmotionClassifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads)
                 except ModelError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - an architecture torch cannot export: torch runs it
+                except Exception as exc:  # an architecture torch cannot export: torch runs it
                     if o.classifier_runtime == "onnx":
                         raise BackendError(f"the model cannot run on onnxruntime ({type(exc).__name__}: {str(exc)[:200]})") from exc
                     logging.getLogger(__name__).warning("classifier on torch: ONNX export failed (%s)", str(exc)[:200])

@@ -117,4 +117,53 @@ class Stillness:
         return not (len(outside) and float(outside.max()) >= self.th.scene_change)
 
 
-__all__ = ["Stillness", "StillnessThresholds", "face_patch", "gray_thumbnail"]
+class DetectorSizing:
+    """The detector's input size per shot, from the faces it found at full size.
+
+    CenterFace's cost grows with the pixels it sees, and a face needs only about 20-40 of them
+    to be found; ``--detect-size`` must suit the smallest face of any video. With sizing on,
+    a shot's first detection (a cut, the video's start) and one every ``refresh_s`` seconds run
+    at ``--detect-size``; the detections between run at the smallest multiple of 32 that
+    still shows the smallest face found there ``target_px`` tall (never above
+    ``--detect-size``, never below ``floor``). A face much smaller than any in the shot's last
+    full-size detection can so be found up to ``refresh_s`` late. Only detectors that can be
+    resized (``resized(size)``, CenterFace) take part.
+    """
+
+    def __init__(self, detector, target_px: float = 40.0, floor: int = 128, refresh_s: float = 5.0) -> None:
+        self.full = detector
+        self.current = detector
+        self.target_px = target_px
+        self.floor = floor
+        self.refresh_s = refresh_s
+        self._last_full: float | None = None
+        self.sizes: dict[int, int] = {}  # detector size -> detections run at it
+
+    @staticmethod
+    def supported(detector) -> bool:
+        return callable(getattr(detector, "resized", None)) and hasattr(detector, "size")
+
+    def take_full(self, t: float, cut: bool) -> bool:
+        """Whether the detection decided at time ``t`` runs at full size (then it counts as done)."""
+        if cut or self._last_full is None or t - self._last_full >= self.refresh_s - 1e-9:
+            self._last_full = t
+            return True
+        return False
+
+    def full_size_done(self, faces: Faces, frame_hw: tuple[int, int]) -> None:
+        """After a full-size detection: choose the size until the next one."""
+        full = int(self.full.size)
+        if len(faces) == 0:
+            self.current = self.full
+            return
+        h_min = float((faces.boxes[:, 3] - faces.boxes[:, 1]).min())
+        long_side = max(frame_hw)
+        want = self.target_px / max(h_min, 1.0) * long_side
+        size = int(np.clip(np.ceil(want / 32.0) * 32, self.floor, full))
+        self.current = self.full if size >= full else self.full.resized(size)
+
+    def count(self, detector, n: int) -> None:
+        self.sizes[int(detector.size)] = self.sizes.get(int(detector.size), 0) + n
+
+
+__all__ = ["DetectorSizing", "Stillness", "StillnessThresholds", "face_patch", "gray_thumbnail"]

@@ -305,10 +305,14 @@ class RayExecutor(Executor):
 
     def run(self, jobs: list[VideoJob], opts: AnalyzeOptions, models: Backends, prog: Progress,
             run_one: RunOne, results: list[VideoResult]) -> None:
+        start = len(results)
         try:
             self._run(jobs, opts, models, prog, run_one, results)
         finally:
             self.close()
+        # Results arrive as videos end; the batch reports them in the order of its inputs, as a local run does.
+        order = {str(job.path): k for k, job in enumerate(jobs)}
+        results[start:] = sorted(results[start:], key=lambda r: order.get(r.path, len(order)))
 
     def _run(self, jobs: list[VideoJob], opts: AnalyzeOptions, models: Backends, prog: Progress,
              run_one: RunOne, results: list[VideoResult]) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from fervideo.core.concurrency import prefetch
 from fervideo.core.geometry import lerp, lerp_weight
 from fervideo.core.types import Faces, FrameTime, VideoInfo
-from fervideo.pipeline.detect_plan import Stillness
+from fervideo.pipeline.detect_plan import DetectorSizing, Stillness
 from fervideo.pipeline.options import AnalyzeOptions
 from fervideo.stages.align import align_crops
 from fervideo.stages.decode import FrameChunk
@@ -58,6 +58,7 @@ class FrameLoopResult:
     scene_cuts: list[FrameTime] = field(default_factory=list)
     detections: int = 0
     detections_skipped: int = 0  # scheduled detections the adaptive mode found unnecessary
+    detection_sizes: dict[int, int] = field(default_factory=dict)  # detect_size_auto: detections per detector size
 
 
 def _interpolate(a: Faces, b: Faces, t: FrameTime) -> Faces:
@@ -191,25 +192,52 @@ def run_frame_loop(
     adaptive = opts.detect_max_interval > opts.detect_interval
     still = Stillness() if adaptive else None
     n_skipped = 0
-    # Decided, not yet processed: (time, frame, detect?, cut?). The fixed schedule processes a
-    # chunk at a time (one detector batch per chunk); the adaptive one processes up to each
-    # due frame first, because whether that frame may skip its detection depends on the
-    # faces of the last detection frame.
-    window: list[tuple[FrameTime, np.ndarray, bool, bool]] = []
+    sizing = DetectorSizing(detector) if opts.detect_size_auto and DetectorSizing.supported(detector) else None
+    # Decided, not yet processed: (time, frame, detect?, cut?, at full size?). The fixed
+    # schedule processes a chunk at a time (one detector batch per chunk); the adaptive one
+    # processes up to each due frame first, because whether that frame may skip its detection
+    # depends on the faces of the last detection frame; with sizing, each full-size detection
+    # ends a detector batch, because it sets the size of the detections after it.
+    window: list[tuple[FrameTime, np.ndarray, bool, bool, bool]] = []
 
-    def process(window: list[tuple[FrameTime, np.ndarray, bool, bool]]) -> None:
+    def process(window: list[tuple[FrameTime, np.ndarray, bool, bool, bool]]) -> None:
+        start = 0
+        for k, w in enumerate(window):
+            if sizing is not None and w[2] and w[4]:
+                _process(window[start : k + 1])
+                start = k + 1
+        if start < len(window):
+            _process(window[start:])
+
+    def _process(window: list[tuple[FrameTime, np.ndarray, bool, bool, bool]]) -> None:
         nonlocal last, n_det
         det = [k for k, w in enumerate(window) if w[2]]
         t0 = time.perf_counter()
-        found = detector.detect(np.stack([window[k][1] for k in det]), [window[k][0] for k in det]) if det else Faces.empty()
+        parts = []
+        # With sizing, a window's full-size detection (at most one, its last) runs at full size
+        # and the others at the size the previous one chose.
+        groups = [(detector, det)] if sizing is None else [
+            (sizing.current, [k for k in det if not window[k][4]]), (sizing.full, [k for k in det if window[k][4]])]
+        for d, idx in groups:
+            if not idx:
+                continue
+            frames = [window[k][1] for k in idx]
+            # A list where the detector takes one (CenterFace): no copy of full-size frames.
+            batch = frames if getattr(d, "accepts_frame_lists", False) else np.stack(frames)
+            parts.append(d.detect(batch, [window[k][0] for k in idx]))
+            if sizing is not None:
+                sizing.count(d, len(idx))
+        found = Faces.concat(parts) if parts else Faces.empty()
         times.detect += time.perf_counter() - t0
         n_det += len(det)
-        for ft, fr, is_det, is_cut in window:
+        for ft, fr, is_det, is_cut, is_full in window:
             if not is_det:
                 pending.append((ft, fr))
                 continue
             t0 = time.perf_counter()
             faces = found[found.frame_index == ft.index]
+            if sizing is not None and is_full:
+                sizing.full_size_done(faces, fr.shape[:2])
             if is_cut:
                 scene_cuts.append(ft)
                 if last is not None:  # the shot's last detection frame: final, and every track ends
@@ -258,9 +286,11 @@ def run_frame_loop(
                     due = False
                     n_skipped += 1
             times.track += time.perf_counter() - t0
+            full = False
             if due:
                 last_det_t = ft.seconds
-            window.append((ft, fr, due, cut))
+                full = sizing is not None and sizing.take_full(ft.seconds, cut)
+            window.append((ft, fr, due, cut, full))
         process(window)
         window = []
         n_frames += len(chunk.times)
@@ -272,4 +302,4 @@ def run_frame_loop(
         sink.add(*last)
         emit_pending(None, hold=True)
     return FrameLoopResult(faces=sink.result(), frames_analysed=n_frames, scene_cuts=scene_cuts, detections=n_det,
-                           detections_skipped=n_skipped)
+                           detections_skipped=n_skipped, detection_sizes=dict(sizing.sizes) if sizing is not None else {})

@@ -1,8 +1,8 @@
 """One video from file to finished tables: the frame loop, then everything after it.
 
 Order: frame loop (decode, detect, track, crop, classify, sample faces per track) -> drop
-flicker tracks -> renumber -> persons -> smooth -> metadata -> timeline, tracks, persons and
-peaks tables -> annotated video. Everything is written into ``tmp`` (the batch publishes it when this returns).
+flicker tracks -> renumber -> smooth -> annotated video (in a thread) beside persons ->
+metadata -> timeline, tracks, persons and peaks tables. Everything is written into ``tmp`` (the batch publishes it when this returns).
 """
 
 from __future__ import annotations
@@ -44,54 +44,71 @@ def analyze_video(path: Path, tmp: Path, opts: AnalyzeOptions, models: Backends,
     t0 = time.perf_counter()
     kept = drop_short_tracks(loop.faces, opts.min_track)
     faces = renumber(kept)
-    t1 = time.perf_counter()
-    tracks = sampler.relabel(dict(zip(kept.track_ids.tolist(), faces.track_ids.tolist())))
-    persons = find_persons(faces, tracks, models.embedder, opts.person_threshold, unavailable=models.embedder_missing)
-    persons.info.update(gate_settings(sampler))
-    times.persons += time.perf_counter() - t1
-    t0 += time.perf_counter() - t1  # persons have their own time, not smoothing's
     smoother = smooth.from_settings(opts.smooth, seconds=opts.smooth_seconds, max_gap=opts.max_gap, switch_rate=opts.hmm_switch_rate)
     faces = smoother.update(faces) if len(faces) else faces.with_(smoothed=faces.probs)
     times.smooth += time.perf_counter() - t0
-    t0 = time.perf_counter()
-    meta = {
-        "fervideo_version": __version__,
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "video": {**info.__dict__, "file_size": path.stat().st_size},
-        "video_path": os.path.abspath(path),  # the input, and the folder the batch publishes this into
-        "video_folder": Path(res.out_dir).name,
-        "models": [m.__dict__ for m in clf.infos],
-        "labels": labels,
-        "detector": {"name": opts.detector, "provider": getattr(models.detector, "provider", "")},
-        "options": opts.as_dict(),
-        "complete": src.report.complete,  # no frame lost; else decode_gaps says which (frames, seconds)
-        "frames_lost": src.report.frames_lost,
-        "decode_gaps": [g.as_dict() for g in src.report.gaps],
-        "decode_error": src.report.error,
-        "decode_notes": src.report.notes,
-        "frames_analysed": loop.frames_analysed,
-        "detection_frames": loop.detections,
-        "detections_skipped": loop.detections_skipped,  # adaptive schedule: due detections found unnecessary
-        "scene_cuts_s": [c.seconds for c in loop.scene_cuts],
-        "persons": persons.info,
-    }
-    tl = timeline_table(path.name, faces, labels, meta, persons.person_of,
-                        video_path=meta["video_path"], video_folder=meta["video_folder"])
-    write_table(tl, tmp / TIMELINE)
-    write_table(tracks_table(path.name, tl, labels, meta), tmp / TRACKS)
-    write_table(persons_table(path.name, tl, labels, meta, persons.thumbs, persons.embeddings), tmp / PERSONS)
-    write_table(peaks_table(tl, labels, meta, opts.peak_threshold, opts.max_gap), tmp / PEAKS)
-    times.write += time.perf_counter() - t0
-    res.frames = loop.frames_analysed
-    res.tracks = int(len(set(faces.track_ids.tolist())))
-    res.complete = src.report.complete
-    if not src.report.complete:
-        res.reason = f"incomplete: {src.report.summary()}"
-    if opts.render:
-        t0 = time.perf_counter()
-        prog.video_start(path, info.num_frames, "render")
-        from fervideo.io.render import render_video
 
-        render_video(path, tmp / ANNOTATED, faces, labels, max_gap=opts.max_gap, on_frames=prog.frames)
-        times.render += time.perf_counter() - t0
+    def tables() -> None:
+        """Persons, metadata and the four tables (the annotated video may be rendering meanwhile)."""
+        t1 = time.perf_counter()
+        tracks = sampler.relabel(dict(zip(kept.track_ids.tolist(), faces.track_ids.tolist())))
+        persons = find_persons(faces, tracks, models.embedder, opts.person_threshold, unavailable=models.embedder_missing)
+        persons.info.update(gate_settings(sampler))
+        times.persons += time.perf_counter() - t1
+        t0 = time.perf_counter()
+        meta = {
+            "fervideo_version": __version__,
+            "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "video": {**info.__dict__, "file_size": path.stat().st_size},
+            "video_path": os.path.abspath(path),  # the input, and the folder the batch publishes this into
+            "video_folder": Path(res.out_dir).name,
+            "models": [m.__dict__ for m in clf.infos],
+            "labels": labels,
+            "detector": {"name": opts.detector, "provider": getattr(models.detector, "provider", "")},
+            "options": opts.as_dict(),
+            "complete": src.report.complete,  # no frame lost; else decode_gaps says which (frames, seconds)
+            "frames_lost": src.report.frames_lost,
+            "decode_gaps": [g.as_dict() for g in src.report.gaps],
+            "decode_error": src.report.error,
+            "decode_notes": src.report.notes,
+            "frames_analysed": loop.frames_analysed,
+            "detection_frames": loop.detections,
+            "detections_skipped": loop.detections_skipped,  # adaptive schedule: due detections found unnecessary
+            "detection_sizes": {str(k): v for k, v in sorted(loop.detection_sizes.items())},  # detect_size_auto
+            "scene_cuts_s": [c.seconds for c in loop.scene_cuts],
+            "persons": persons.info,
+        }
+        tl = timeline_table(path.name, faces, labels, meta, persons.person_of,
+                            video_path=meta["video_path"], video_folder=meta["video_folder"])
+        write_table(tl, tmp / TIMELINE)
+        write_table(tracks_table(path.name, tl, labels, meta), tmp / TRACKS)
+        write_table(persons_table(path.name, tl, labels, meta, persons.thumbs, persons.embeddings), tmp / PERSONS)
+        write_table(peaks_table(tl, labels, meta, opts.peak_threshold, opts.max_gap), tmp / PEAKS)
+        times.write += time.perf_counter() - t0
+        res.frames = loop.frames_analysed
+        res.tracks = int(len(set(faces.track_ids.tolist())))
+        res.complete = src.report.complete
+        if not src.report.complete:
+            res.reason = f"incomplete: {src.report.summary()}"
+
+    # The annotated video needs nothing after smoothing: it is written in a thread beside the
+    # persons stage and the tables (pipeline/render_overlap.py).
+    render = None
+    if opts.render:
+        from fervideo.io.render import render_video
+        from fervideo.pipeline.render_overlap import BackgroundRender
+
+        t_render = time.perf_counter()
+        render = BackgroundRender(lambda on_frames: render_video(path, tmp / ANNOTATED, faces, labels, max_gap=opts.max_gap,
+                                                                 on_frames=on_frames)).start()
+    try:
+        tables()
+    except BaseException:
+        if render is not None:
+            render.cancel()
+        raise
+    if render is not None:
+        prog.video_start(path, info.num_frames, "render")
+        render.wait(prog.frames)
+        times.render += time.perf_counter() - t_render
     res.stage_seconds = times.as_dict()

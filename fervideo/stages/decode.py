@@ -2,13 +2,16 @@
 
 PyAV (FFmpeg) does the reading. At open, one pass over the container's packets (no decoding,
 a few ms per minute of video) gives every frame's timestamp: the index. The sequential pass
-decodes packet by packet, so damage costs only what it must: a packet the decoder rejects, or
-a frame it flags corrupt, is skipped, and decoding resynchronises at the next keyframe. Every
-run of missing frames becomes a ``DecodeGap`` (first and last frame, seconds), found by the
-index, so a video with 64 KB of garbage in the middle loses a second, not its second half.
-Decoding is single-threaded per frame (slice threads only): FFmpeg's frame threading deadlocked
-on damaged H.264 here (PyAV 18.1, FFmpeg 8.1), and one decode thread does 800+ frames/s of
-596x336, far ahead of detection.
+decodes packet by packet, so damage costs only what it must: a packet the decoder rejects or
+logs an error for, or whose frame comes out flagged corrupt, is dropped with the frames that
+depend on it, and decoding resynchronises at the next keyframe. Every run of missing frames
+becomes a ``DecodeGap`` (first and last frame, seconds), found by the index, so a video with
+64 KB of garbage in the middle loses 0.7 s, not its second half. Damage FFmpeg decodes without
+any sign (no error, no corrupt flag) cannot be told from good frames, here as in any player.
+Decoding is single-threaded: FFmpeg's frame threading deadlocked on damaged H.264 here (PyAV
+18.1, FFmpeg 8.1), and with slice threads H.264 skips its error concealment, so a damaged frame
+comes out without its corrupt flag; one thread does 300-800 frames/s of 596x336 on a busy
+2-core machine, far ahead of detection.
 
 Random access (report thumbnails, explain) uses decord where it is installed (its wheels exist
 for x86-64 Linux and Windows only), and PyAV seeks (keyframe, then decode to the frame)
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_CHUNK_BYTES = 64 * 1024 * 1024  # ~23 frames of 720p, 64 of 596x336
 MAX_PIXELS = 8192 * 8192  # refuse absurd header dimensions before allocating anything
 MIN_SIDE = 16
+HOLD_FRAMES = 8  # decoded frames that wait before use: damage can show a few frames late (reordering)
 IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif", "apng"}
 IMAGE_CODECS = {"png", "mjpeg", "bmp", "webp", "tiff", "gif", "apng"}
 
@@ -100,8 +105,8 @@ class DecodeReport:
 
     @property
     def error(self) -> str | None:
-        """Why the first frames were lost (one line), None if none were."""
-        return self.gaps[0].reason if self.gaps else None
+        """Why most frames were lost (the reason of the largest gap, one line), None if none were."""
+        return max(self.gaps, key=lambda g: g.frames).reason if self.gaps else None
 
     def summary(self) -> str:
         """One line: how much was lost and where, e.g. '37 frames lost in 2 gaps: 7.64-8.01 s, 8.34-8.87 s'."""
@@ -352,7 +357,7 @@ class VideoSource:
                 raise VideoError(f"{self.path}: is a still image ({codec}), not a video")
             w, h = stream.codec_context.width, stream.codec_context.height
             _check_size(self.path, w, h)
-            stream.thread_type = "SLICE"
+            stream.thread_type = "NONE"
             first = None
             try:
                 first = next(container.decode(stream))
@@ -397,11 +402,14 @@ class VideoSource:
     def _chunks_pyav(self, sampler: FrameSampler, size: int) -> Iterator[FrameChunk]:
         """Decode packet by packet; skip what is damaged up to the next keyframe; record gaps.
 
-        A packet is damaged when the decoder rejects it, logs an error while decoding it (H.264
-        conceals damage and says so only in its log), or returns a corrupt frame. Garbage often
-        starts in the tail of the packet before the one that fails, and decodes silently there,
-        so a packet's frame is held back until the next packet decodes cleanly. Each frame is
-        placed by its timestamp in the index, so the frames that never came out are known."""
+        A packet is damaged when the decoder rejects it, logs an error while decoding it, or a
+        frame it decoded comes out flagged corrupt (H.264 concealed missing data). Frames wait
+        in a short queue (``HOLD_FRAMES``) before they are used, because damage shows late:
+        garbage often starts in the tail of the packet before the one that fails, and a corrupt
+        reference frame is output after the B-frames decoded from it. On damage, every queued
+        frame decoded from the packet before the damaged one or later is dropped, and so is any
+        such frame that comes out afterwards. Each frame is placed by its timestamp in the index,
+        so the frames that never came out are known."""
         import av
 
         self.report = DecodeReport()
@@ -409,64 +417,80 @@ class VideoSource:
         times: list[FrameTime] = []
         gaps = _GapTracker(self)
         resync = False  # skipping packets up to the next keyframe
-        held: list = []  # frames of the last packet decoded, until the next one proves clean
-        bad: set[int] = set()  # timestamps of frames from damaged packets
-        last_pts: int | None = None  # timestamp of the last packet sent to the decoder
+        hold: deque = deque()  # (frame, decode number of its packet), oldest first
+        bad: list[tuple[int, int]] = []  # decode numbers (from, to) whose frames are damaged
+        seq = -1  # decode number of the last packet sent to the decoder
+        key_seq = -1  # decode number of the last keyframe
+        seq_of: dict[int, int] = {}  # packet pts -> decode number, for the frames it becomes
+
+        def use(frame) -> None:  # a frame that proved good: place it, sample it, convert it
+            placed = gaps.place(frame)
+            if placed is None or not sampler.take(placed.seconds):
+                return
+            img = frame.to_ndarray(format="rgb24")
+            buf.append(np.ascontiguousarray(np.rot90(img, self._rot_k) if self._rot_k else img))
+            times.append(placed)
+
         try:
             with av.open(str(self.path)) as c:
                 stream = c.streams.video[0]
-                stream.thread_type = "SLICE"  # frame threading deadlocked on damaged input
+                stream.thread_type = "NONE"  # see the module docstring: frame threads deadlocked, slice threads hide damage
                 for pkt in c.demux(stream):
                     if resync and pkt.size and not pkt.is_keyframe:
                         gaps.skipped += 1
                         continue
                     if resync and pkt.size:  # the keyframe decoding resumes at
                         resync, gaps.recovered_at = False, pkt.pts
+                    seq += 1
+                    if pkt.is_keyframe:
+                        key_seq = seq
+                    if pkt.pts is not None:
+                        seq_of[int(pkt.pts)] = seq
                     errors_before = av.logging.get_last_error()[0]
                     why = None
                     try:
-                        decoded = list(pkt.decode())
+                        decoded = [(f, seq_of.pop(int(f.pts), seq) if f.pts is not None else seq) for f in pkt.decode()]
                     except av.error.FFmpegError as exc:
                         decoded, why = [], _why(exc)
+                    damaged_at = seq if why is not None else None
                     if why is None and av.logging.get_last_error()[0] != errors_before:
-                        why = _last_ffmpeg_error()
-                    if why is None and any(f.is_corrupt for f in decoded):
-                        why = "damaged frame"
-                    if why is not None:
+                        why, damaged_at = _last_ffmpeg_error(), seq
+                    for f, q in decoded:
+                        if f.is_corrupt and not any(lo <= q <= hi for lo, hi in bad):  # news, not a known loss
+                            why = why or "damaged frame (concealed by the decoder)"
+                            damaged_at = q if damaged_at is None else min(damaged_at, q)
+                    if damaged_at is not None:
                         gaps.trouble, resync, gaps.recovered_at = gaps.trouble or why, True, None
                         gaps.skipped += 1
-                        bad.update(p for p in (pkt.pts, last_pts) if p is not None)
-                        ready, held = held + decoded, []
-                    else:
-                        pending = held + decoded
-                        ready = [f for f in pending if f.pts is None or f.pts != pkt.pts]
-                        held = [f for f in pending if f.pts is not None and f.pts == pkt.pts]
-                    if pkt.size:
-                        last_pts = pkt.pts
-                    for frame in ready:
-                        if frame.is_corrupt or frame.pts in bad:
+                        # from the packet before (it may hold the garbage's start) to the last packet
+                        # decoded since, up to a keyframe decoded after the damage (it references nothing)
+                        bad.append((damaged_at - 1, key_seq - 1 if damaged_at < key_seq <= seq else seq))
+                    hold.extend(decoded)
+                    keep: deque = deque()
+                    for f, q in hold:
+                        if f.is_corrupt or any(lo <= q <= hi for lo, hi in bad):
                             gaps.skipped += 1
-                            continue
-                        placed = gaps.place(frame)
-                        if placed is None or not sampler.take(placed.seconds):
-                            continue
-                        img = frame.to_ndarray(format="rgb24")
-                        if self._rot_k:
-                            img = np.rot90(img, self._rot_k)
-                        buf.append(np.ascontiguousarray(img))
-                        times.append(placed)
+                        else:
+                            keep.append((f, q))
+                    hold = keep
+                    while len(hold) > HOLD_FRAMES:
+                        use(hold.popleft()[0])
                         if len(buf) == size:
                             self.report.frames_read += len(buf)
                             yield FrameChunk(np.stack(buf), times)
                             buf, times = [], []
+                    if len(seq_of) > 4096:  # pts of packets whose frames never came out
+                        seq_of = {p: q for p, q in seq_of.items() if q > seq - 256}
+                    if len(bad) > 64:  # a badly damaged file: forget ranges no frame can still come from
+                        bad = [(lo, hi) for lo, hi in bad if hi > seq - 256]
         except av.error.FFmpegError as exc:  # the container itself cannot be read further
             gaps.trouble = gaps.trouble or _why(exc)
-        for frame in held:  # the last packet's frames, when the flush packet never came
-            placed = gaps.place(frame)
-            if placed is not None and sampler.take(placed.seconds):
-                img = frame.to_ndarray(format="rgb24")
-                buf.append(np.ascontiguousarray(np.rot90(img, self._rot_k) if self._rot_k else img))
-                times.append(placed)
+        for f, _ in hold:
+            use(f)
+            if len(buf) == size:
+                self.report.frames_read += len(buf)
+                yield FrameChunk(np.stack(buf), times)
+                buf, times = [], []
         if buf:
             self.report.frames_read += len(buf)
             yield FrameChunk(np.stack(buf), times)
@@ -496,10 +520,19 @@ class VideoSource:
             out: list[np.ndarray | None] = [None] * len(times)
             for k, t in enumerate(times):
                 i = _nearest(self._vr_times, t)
-                try:
-                    out[k] = self._vr[i].asnumpy()
-                except Exception:  # noqa: BLE001 - corrupt data at that point
-                    out[k] = None
+                for attempt in range(2):
+                    try:
+                        out[k] = self._vr[i].asnumpy()
+                        break
+                    except Exception:  # noqa: BLE001 - corrupt data at that point
+                        # A failed seek into damage can leave decord's decoder unusable for
+                        # later reads of intact frames: reopen once before giving up on this one.
+                        out[k] = None
+                        self._vr = None
+                        if attempt or not self._open_decord():
+                            break
+                if self._vr is None and not self._open_decord():
+                    break
             return out
         if self._index is None:
             return self._frames_at_scan(times)
@@ -531,7 +564,7 @@ class VideoSource:
         out: list[np.ndarray | None] = [None] * len(times)
         with av.open(str(self.path)) as c:
             stream = c.streams.video[0]
-            stream.thread_type = "SLICE"
+            stream.thread_type = "NONE"
             frames = None
             pos: int | None = None  # pts of the last frame decoded since the last seek
             for k in np.argsort(times, kind="stable"):

@@ -77,7 +77,7 @@ def _e(x) -> str:
 
 def _table(df: pd.DataFrame, cls: str = "sortable", fmt: dict | None = None) -> str:
     fmt = fmt or {}
-    head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
+    head = "".join(f"<th>{_e(c).replace('_', '_<wbr>')}</th>" for c in df.columns)  # long names may wrap at _
     body = []
     for _, r in df.iterrows():
         cells = []
@@ -240,7 +240,7 @@ def _lost(meta: dict) -> str:
     where = ", ".join(f"{g['start_s']:.2f}-{g['end_s']:.2f} s" for g in gaps[:8]) + (", ..." if len(gaps) > 8 else "")
     n = len(gaps)
     return (f"Damaged file: {meta.get('frames_lost', sum(g['frames'] for g in gaps))} frames lost ({secs:.1f} s) in "
-            f"{n} gap{'s' if n > 1 else ''}: {where}; nothing was analysed there ({gaps[0].get('reason', '')}).")
+            f"{n} gap{'s' if n > 1 else ''}: {where}; nothing was analysed there ({meta.get('decode_error') or gaps[0].get('reason', '')}).")
 
 
 def _frames_at(video: Path, times: list[float]) -> tuple[list[np.ndarray | None], object | None]:

@@ -91,6 +91,13 @@ def test_hub_model_without_network_fails_after_one_attempt(clips, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_models_info_near_miss_says_did_you_mean():
+    r = runner.invoke(app, ["models", "info", "fervit-fer2014"])
+    assert r.exit_code == 1
+    err = _errors(r.output)
+    assert len(err) == 1 and "did you mean 'fervit-fer2013'?" in err[0], r.output
+
+
 def test_missing_local_model_folder_is_named(clips, tmp_path):
     r = runner.invoke(app, ["analyze", str(clips["face"]), "--out", str(tmp_path / "o"), "--model", "./models/fervit-fer2014"])
     assert r.exit_code == 1

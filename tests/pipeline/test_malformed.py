@@ -71,7 +71,7 @@ def test_each_malformed_input_fails_alone_with_its_reason(corpus, clips, tmp_pat
     fails = pq.read_table(out / "failures.parquet").to_pandas()
     assert len(fails) == len(corpus)
     assert (out / "face" / "timeline.parquet").exists()
-    assert sorted(x.name for x in out.iterdir()) == ["face", "failures.parquet", "study.parquet"]
+    assert sorted(x.name for x in out.iterdir()) == ["face", "failures.parquet", "study.parquet", "study_persons.parquet"]
 
 
 def test_spaces_and_non_ascii_in_paths(clips, tmp_path):

@@ -9,8 +9,10 @@ above its ~10 px minimum at 320-480 px.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -106,6 +108,7 @@ def _torch_cuda(device: str) -> bool:
 @register("centerface")
 class CenterFaceDetector:
     name = "centerface"
+    accepts_frame_lists = True  # detect() takes a list of frames as well as one stacked array
 
     def __init__(self, size: int = 320, threshold: float = 0.5, nms_threshold: float = 0.3, device: str = "auto",
                  threads: int | None = None, runtime: str = "auto", **_: object) -> None:
@@ -115,29 +118,47 @@ class CenterFaceDetector:
         self.sess = _session(device, threads, runtime)
         self.provider = self.sess.get_providers()[0]
 
-    def input_shape(self, h: int, w: int) -> tuple[int, int]:
+    def resized(self, size: int) -> CenterFaceDetector:
+        """The same detector (one onnxruntime session) looking at frames ``size`` px on the long side."""
+        other = copy.copy(self)
+        other.size = int(size)
+        return other
+
+    def scaled_shape(self, h: int, w: int) -> tuple[int, int]:
+        """The frame's size as the detector sees it: long side ``size``, aspect kept."""
         s = self.size / max(h, w)
-        return max(32, int(np.ceil(h * s / 32) * 32)), max(32, int(np.ceil(w * s / 32) * 32))
+        return max(1, round(h * s)), max(1, round(w * s))
+
+    def input_shape(self, h: int, w: int) -> tuple[int, int]:
+        """The network's input: the scaled frame padded (bottom, right) to multiples of 32."""
+        sh, sw = self.scaled_shape(h, w)
+        return max(32, int(np.ceil(sh / 32) * 32)), max(32, int(np.ceil(sw / 32) * 32))
 
     #: Frames per network call. Throughput barely rises past 16 on a CPU, while onnxruntime's
     #: activation memory grows linearly with the batch (about 270 MB at 16 x 320x192).
     max_batch = 16
 
-    def detect(self, frames: np.ndarray, times: list[FrameTime]) -> Faces:
+    def detect(self, frames: np.ndarray | Sequence[np.ndarray], times: list[FrameTime]) -> Faces:
+        """Faces in a batch of RGB frames of one size: an array (B, H, W, 3) or a list of (H, W, 3)."""
         if len(frames) > self.max_batch:
             return Faces.concat([self.detect(frames[i : i + self.max_batch], times[i : i + self.max_batch])
                                  for i in range(0, len(frames), self.max_batch)])
         if len(frames) == 0:
             return Faces.empty()
-        b, h, w = frames.shape[:3]
+        b = len(frames)
+        h, w = frames[0].shape[:2]
+        sh, sw = self.scaled_shape(h, w)
         ih, iw = self.input_shape(h, w)
-        blob = np.empty((b, 3, ih, iw), np.float32)
+        # The frame is scaled with its aspect kept and padded with black, not stretched to the
+        # padded size: faces keep their proportions, and a downscale by a whole factor (720p to
+        # 320x180) takes OpenCV's fast path (1.2 instead of 3.1 ms a frame for INTER_AREA).
+        blob = np.zeros((b, 3, ih, iw), np.float32)
         for i, f in enumerate(frames):
             # INTER_AREA only for strong downscaling: it costs 3x more than bilinear on a CPU.
-            r = cv2.resize(f, (iw, ih), interpolation=cv2.INTER_AREA if iw * 2 < w else cv2.INTER_LINEAR)
-            blob[i] = r.transpose(2, 0, 1)
+            r = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA if sw * 2 < w else cv2.INTER_LINEAR)
+            blob[i, :, :sh, :sw] = r.transpose(2, 0, 1)
         heat, scale, offset, lms = self.sess.run(["537", "538", "539", "540"], {"input.1": blob})
-        sx, sy = iw / w, ih / h
+        sx, sy = sw / w, sh / h
         parts = []
         for i in range(b):
             boxes, scores, marks = self._decode(heat[i, 0], scale[i], offset[i], lms[i], ih, iw)

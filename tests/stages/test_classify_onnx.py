@@ -1,0 +1,100 @@
+"""The onnxruntime classifier: the torch model's fp32 probabilities, without torch at run time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fervideo.core.errors import BackendError, ModelError
+from fervideo.pipeline.backends import Backends
+from fervideo.pipeline.options import AnalyzeOptions
+from fervideo.stages.classify_onnx import OnnxEmotionClassifier, local_model_dir
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FERVIDEO_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _crops(n: int = 40, s: int = 48) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, (n, s, s, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_same_probabilities_as_torch_fp32(tiny_fervit, cache, tta):
+    from fervideo.stages.classify import EmotionClassifier
+
+    onnx_clf = OnnxEmotionClassifier(str(tiny_fervit), tta=tta)
+    torch_clf = EmotionClassifier(str(tiny_fervit), device="cpu", dtype="fp32", tta=tta)
+    assert onnx_clf.labels == torch_clf.labels and onnx_clf.input_size == torch_clf.input_size
+    x = _crops()
+    assert np.abs(onnx_clf.predict(x) - torch_clf.predict(x)).max() < 1e-5
+    info = onnx_clf.infos[0]
+    assert info.runtime == "onnxruntime" and info.sha256 == torch_clf.infos[0].sha256
+    assert onnx_clf.predict(x[:0]).shape == (0, len(onnx_clf.labels))
+
+
+def test_labels_come_out_in_canonical_order(tiny_vit, cache):
+    """tiny_vit names its classes 'anger', 'happiness'... in its own order; columns are canonical."""
+    from fervideo.stages.classify import EmotionClassifier
+
+    a = OnnxEmotionClassifier(str(tiny_vit))
+    b = EmotionClassifier(str(tiny_vit), device="cpu", dtype="fp32")
+    assert a.labels == b.labels
+    x = _crops(8, a.input_size)
+    assert np.abs(a.predict(x) - b.predict(x)).max() < 1e-5
+
+
+def test_the_export_is_made_once_and_cached(tiny_fervit, cache, monkeypatch):
+    OnnxEmotionClassifier(str(tiny_fervit))
+    files = list((cache / "onnx").glob("*.onnx"))
+    assert len(files) == 1
+    import fervideo.modeling.onnx_export as ox
+
+    monkeypatch.setattr(ox, "export_classifier", lambda *a, **k: pytest.fail("exported again"))
+    OnnxEmotionClassifier(str(tiny_fervit))  # found in the cache
+
+
+def test_a_changed_card_checksum_is_refused(tiny_fervit, cache, tmp_path):
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_fervit, d)
+    (d / "card.json").write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(ModelError, match="does not match the card"):
+        OnnxEmotionClassifier(str(d))
+
+
+def test_backends_choose_the_runtime(tiny_fervit, cache):
+    clf = Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu")).classifier
+    assert type(clf).__name__ == "OnnxEmotionClassifier"
+    clf = Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu", classifier_runtime="torch")).classifier
+    assert type(clf).__name__ == "EmotionClassifier"
+    clf = Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu", dtype="bf16")).classifier
+    assert type(clf).__name__ == "EmotionClassifier"  # bf16 is torch's
+    with pytest.raises(BackendError, match="one local model"):
+        _ = Backends(AnalyzeOptions(model=f"{tiny_fervit},{tiny_fervit}", device="cpu", classifier_runtime="onnx")).classifier
+    with pytest.raises(ValueError, match="classifier_runtime"):
+        AnalyzeOptions(classifier_runtime="tensorrt")
+    assert local_model_dir(f"{tiny_fervit},{tiny_fervit}") is None and local_model_dir("no/such/model") is None
+
+
+@pytest.mark.slow
+def test_analyze_on_the_cpu_never_imports_torch(tiny_fervit, clips, cache, tmp_path):
+    """The point of the runtime: a CPU run skips torch and transformers altogether."""
+    code = (
+        "import sys, fervideo\n"
+        f"r = fervideo.analyze([{str(clips['face'])!r}], {str(tmp_path / 'out')!r}, model={str(tiny_fervit)!r}, device='auto',"
+        " render=False, persons=False)\n"
+        "assert r.videos[0].status == 'done', r.videos[0].reason\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    OnnxEmotionClassifier(str(tiny_fervit))  # the export (torch) happens here, once
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "[]"
