@@ -149,5 +149,5 @@ class VideoInfo:
     num_frames: int
     avg_fps: float
     duration_s: float
-    backend: str  # "decord+pyav" (decord index, PyAV stream) or "pyav"
+    backend: str  # "decord+pyav" (PyAV reads; decord installed for random access) or "pyav"
     codec: str = ""
