@@ -21,7 +21,7 @@ def analyze(
     detect_size: Annotated[int, typer.Option(help="Long side in pixels the detector sees")] = 320,
     detect_interval: Annotated[float, typer.Option(help="Seconds between face detections; the tracker bridges the frames between")] = 0.1,
     detect_max_interval: Annotated[float, typer.Option(help="Adaptive detection: skip a due detection while the faces and the scene look unchanged, "
-                                                        "up to this many seconds between detections (0 = off: every --detect-interval)")] = 0.0,
+                                                        "up to this many seconds between detections (0 = off: every --detect-interval)")] = 1.0,
     detect_size_auto: Annotated[bool, typer.Option("--detect-size-auto/--no-detect-size-auto",
                                                    help="Per shot, detect at the smallest size that still shows its smallest face "
                                                         "40 px tall (never above --detect-size)")] = False,

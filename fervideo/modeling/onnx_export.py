@@ -1,9 +1,10 @@
 """A local Hugging Face classifier exported once to ONNX, cached, so analysis can skip torch.
 
 Why: on a CPU, ``fervideo analyze`` spent more time importing torch and transformers
-(``transformers.modeling_utils`` alone pulls in most of the library) than classifying faces,
-and onnxruntime ran the default FerViT faster than torch did (bf16 included), with the same
-fp32 probabilities (largest difference 8e-7). The export needs torch, once per model; the file
+(``transformers.modeling_utils`` alone pulls in most of the library; 5 s with the model)
+than classifying faces, and onnxruntime runs the default FerViT about as fast as torch bf16
+on an idle CPU and faster on a busy one, with torch's fp32 probabilities (largest
+difference 8e-7). The export needs torch, once per model; the file
 is cached under ``cache_dir()/onnx`` keyed by the sha256 of the weights and of the model's
 JSON files, so a changed or retrained model gets its own export, and written atomically, so
 concurrent processes never read half a file.

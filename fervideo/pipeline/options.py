@@ -14,7 +14,7 @@ class AnalyzeOptions:
     detect_size: int = 320  # long side of the frame as the detector sees it (pixels)
     detect_threshold: float = 0.5
     detect_interval: float = 0.1  # seconds between detections; the tracker bridges frames between
-    detect_max_interval: float = 0.0  # > detect_interval: adaptive, skip due detections while nothing changed, up to this long
+    detect_max_interval: float = 1.0  # > detect_interval: adaptive, skip due detections while nothing changed, up to this long
     detect_size_auto: bool = False  # per shot, detect at the smallest size that still shows its smallest face 40 px tall
     model: str | None = None  # HF dir / hub id / comma-separated ensemble; None = embedded default
     batch_size: int | None = None  # face crops per classifier batch; None = 64 on CPU, 512 on CUDA

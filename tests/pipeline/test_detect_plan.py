@@ -85,7 +85,7 @@ def _run(**opts):
 
 @pytest.fixture(scope="module")
 def fixed():
-    return _run()
+    return _run(detect_max_interval=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -180,12 +180,18 @@ def test_detect_size_auto_in_the_loop_runs_full_size_detections_at_cuts_and_refr
             log.extend((ft.index, self.size) for ft in times)
             return super().detect(frames, times)
 
-    res = run_frame_loop(Source(), Resizable(320), Classifier(), AnalyzeOptions(fps=0, detect_size_auto=True), StageTimes())
+    res = run_frame_loop(Source(), Resizable(320), Classifier(), AnalyzeOptions(fps=0, detect_size_auto=True, detect_max_interval=0.0),
+                         StageTimes())
     sizes = dict(log)
     assert sizes[0] == 320 and sizes[50] == 320  # the start and a refresh every 5 s at full size
     assert {sizes[i] for i in range(1, 50)} == {224}  # the rest at the size the 60 px face needs
     assert res.detection_sizes == {320: 2, 224: N - 2}
     assert len(res.faces) == N + (N - 45)  # a row per frame and face, as always
+
+
+def test_the_default_schedule_is_adaptive_and_the_size_fixed():
+    o = AnalyzeOptions()
+    assert o.detect_max_interval > o.detect_interval and not o.detect_size_auto
 
 
 def test_options_refuse_a_negative_max_interval():
