@@ -32,12 +32,14 @@ SOURCE_FIELDS = (pa.field("video_path", pa.string()), pa.field("video_folder", p
 PERSON_FIELDS = (pa.field("person_id", pa.int32()), pa.field("person_name", pa.string()), pa.field("person_role", pa.string()))
 
 
+def _key_fields() -> list[pa.Field]:
+    """The columns that say whose row it is, first in every per-track table."""
+    return [pa.field("video", pa.string()), *SOURCE_FIELDS, pa.field("track_id", pa.int32()), *PERSON_FIELDS]
+
+
 def timeline_schema(labels: list[str], metadata: dict | None = None) -> pa.Schema:
     fields = [
-        pa.field("video", pa.string()),
-        *SOURCE_FIELDS,
-        pa.field("track_id", pa.int32()),
-        *PERSON_FIELDS,
+        *_key_fields(),
         pa.field("frame_index", pa.int64()),
         pa.field("time_s", pa.float64()),
         pa.field("x1", pa.float32()),
@@ -57,10 +59,7 @@ def timeline_schema(labels: list[str], metadata: dict | None = None) -> pa.Schem
 
 def tracks_schema(labels: list[str], metadata: dict | None = None) -> pa.Schema:
     fields = [
-        pa.field("video", pa.string()),
-        *SOURCE_FIELDS,
-        pa.field("track_id", pa.int32()),
-        *PERSON_FIELDS,
+        *_key_fields(),
         pa.field("start_s", pa.float64()),
         pa.field("end_s", pa.float64()),
         pa.field("duration_s", pa.float64()),

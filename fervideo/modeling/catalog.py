@@ -206,9 +206,35 @@ def describe(name: str) -> ModelEntry:
         from huggingface_hub import snapshot_download
 
         d = Path(snapshot_download(name, allow_patterns=["*.json", "*.md"]))
-    except Exception as exc:  # noqa: BLE001 - offline, unknown id, gated...
+    except Exception as exc:
         raise hub_error(name, exc) from exc
     return _entry(name, d, "Hugging Face hub")
 
 
-__all__ = ["catalog", "check_model_ref", "describe", "ModelEntry", "DEFAULT_MODEL"]
+def verify_weights(path: Path) -> str | None:
+    """sha256 of ``path``'s model.safetensors, checked against its card.json where there is one.
+
+    None where the directory holds only other weight formats (nothing to check); a
+    ``ModelError`` where there are no weights or they do not match the card.
+    """
+    weights = path / "model.safetensors"
+    if not weights.exists():
+        if not (list(path.glob("*.safetensors")) + list(path.glob("pytorch_model*.bin"))):
+            raise ModelError(f"{path}: no weights file (model.safetensors) in the model directory")
+        return None
+    sha = sha256_file(weights)
+    card = path / "card.json"
+    if card.exists():
+        try:
+            expected = json.loads(card.read_text()).get("sha256")
+        except json.JSONDecodeError:
+            expected = None
+        if expected and expected != sha:
+            raise ModelError(
+                f"{weights}: sha256 {sha[:12]}... does not match the card's {expected[:12]}...; "
+                "the weights file is corrupted or was replaced (restore it, e.g. git checkout models/)"
+            )
+    return sha
+
+
+__all__ = ["DEFAULT_MODEL", "ModelEntry", "catalog", "check_model_ref", "describe", "verify_weights"]

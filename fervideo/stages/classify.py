@@ -16,7 +16,6 @@ or fp16 with large batches.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import numpy as np
 from fervideo.core.device import passive_openmp as _passive_openmp
 
 _passive_openmp()
-import torch  # noqa: E402
+import torch
 
 from fervideo.core.device import cpu_has_bf16, resolve_device
 from fervideo.core.errors import ModelError
@@ -38,7 +37,7 @@ from fervideo.modeling.catalog import (
     check_model_ref,
     embedded_models,
     hub_error,
-    sha256_file,
+    verify_weights,
 )
 from fervideo.modeling.data_config import (
     DataConfig,
@@ -104,7 +103,7 @@ class _Single:
         # A fitted temperature for models that cannot carry one in their config (FerViT does).
         self.temperature = 1.0
         if is_local:
-            sha = self._verify(path)
+            sha = verify_weights(path)
             self.temperature = read_temperature(path)
         try:
             with _quiet_transformers():
@@ -118,7 +117,7 @@ class _Single:
             if is_local:
                 raise ModelError(f"model {ref!r} cannot be loaded ({str(exc).splitlines()[0][:200]})") from exc
             raise hub_error(ref, exc) from exc
-        except Exception as exc:  # noqa: BLE001 - corrupt safetensors, bad config...
+        except Exception as exc:
             raise ModelError(f"model {ref!r} cannot be loaded: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from exc
         # Weights may be stored in fp16 to keep the repository small; compute in fp32 (+ autocast).
         self.model = model.float().eval().to(device)
@@ -140,29 +139,6 @@ class _Single:
             # default model: 891 vs 546 crops/s; val accuracy unchanged, see the model card).
             self.model = self.model.to(torch.bfloat16)
             self.input_dtype = torch.bfloat16
-
-    @staticmethod
-    def _verify(path: Path) -> str | None:
-        """Check the weights against the sha256 in the model's card.json, where there is one."""
-        weights = path / "model.safetensors"
-        if not weights.exists():
-            bins = list(path.glob("*.safetensors")) + list(path.glob("pytorch_model*.bin"))
-            if not bins:
-                raise ModelError(f"{path}: no weights file (model.safetensors) in the model directory")
-            return None
-        sha = sha256_file(weights)
-        card = path / "card.json"
-        if card.exists():
-            try:
-                expected = json.loads(card.read_text()).get("sha256")
-            except json.JSONDecodeError:
-                expected = None
-            if expected and expected != sha:
-                raise ModelError(
-                    f"{weights}: sha256 {sha[:12]}... does not match the card's {expected[:12]}...; "
-                    "the weights file is corrupted or was replaced (restore it, e.g. git checkout models/)"
-                )
-        return sha
 
     def prepare(self, crops: np.ndarray) -> torch.Tensor:
         """(N, S, S, 3) uint8 RGB crops -> the model's normalised input on its device."""

@@ -3,14 +3,14 @@
 ``EmotionClassifier`` (``stages.classify``) runs any Hugging Face classifier through torch.
 For the common case of ``analyze`` on a CPU (one local model, the embedded default included)
 this runs the model's cached ONNX export (``modeling.onnx_export``) instead: no torch or
-transformers import at all (they were the largest part of a short video's run time), and
-onnxruntime ran FerViT about 3x faster per CPU second than torch in bf16 on the project's
-2-core machine. Probabilities are the model's fp32 ones (torch fp32 vs this: at most 8e-7
-apart), normalised, converted to luminance and divided by the calibration temperature exactly
+transformers import at all (loading the classifier took 5.1-5.4 s with them, 0.3-0.4 s
+here, on the project's 2-core machine). Throughput is about torch bf16's on an idle machine
+(780-870 vs 760-980 crops/s) and 3x more crops per CPU-second on a busy one. Probabilities
+are the model's fp32 ones (torch fp32 vs this: at most 8e-7 apart), normalised, converted to luminance and divided by the calibration temperature exactly
 as ``EmotionClassifier`` does. The first run of a model exports it (torch needed once).
 
 ``analyze --classifier-runtime torch`` keeps the torch path; ensembles, hub ids, CUDA and
-``--dtype bf16`` always use it.
+``dtype="bf16"`` always use it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from fervideo.core.errors import ModelError
 from fervideo.core.labels import CANONICAL, labels_from_id2label
 from fervideo.modeling.calibration import read_temperature
-from fervideo.modeling.catalog import DEFAULT_MODEL, embedded_models, sha256_file
+from fervideo.modeling.catalog import DEFAULT_MODEL, embedded_models, verify_weights
 from fervideo.modeling.data_config import data_config_from_dir, flip_tta, to_luminance
 
 log = logging.getLogger(__name__)
@@ -55,24 +55,6 @@ def local_model_dir(model: str | None) -> Path | None:
     return None
 
 
-def _verify(path: Path) -> str:
-    """sha256 of the weights, checked against the card's where there is one (as the torch path does)."""
-    weights = path / "model.safetensors"
-    sha = sha256_file(weights)
-    card = path / "card.json"
-    if card.exists():
-        try:
-            expected = json.loads(card.read_text()).get("sha256")
-        except json.JSONDecodeError:
-            expected = None
-        if expected and expected != sha:
-            raise ModelError(
-                f"{weights}: sha256 {sha[:12]}... does not match the card's {expected[:12]}...; "
-                "the weights file is corrupted or was replaced (restore it, e.g. git checkout models/)"
-            )
-    return sha
-
-
 class OnnxEmotionClassifier:
     """One local model through onnxruntime; ``predict`` returns (N, K) probabilities on ``self.labels``."""
 
@@ -86,7 +68,7 @@ class OnnxEmotionClassifier:
         path = local_model_dir(ref)
         if path is None:
             raise ModelError(f"model {ref!r}: the onnxruntime classifier takes one local model directory")
-        sha = _verify(path)
+        sha = verify_weights(path)
         config = json.loads((path / "config.json").read_text())
         id2label = {int(k): v for k, v in (config.get("id2label") or {}).items()}
         labels = labels_from_id2label(id2label, source=f"model {ref!r}")
