@@ -90,8 +90,8 @@ def install_transform(fn) -> None:
     backends.EmotionClassifier = Transformed
 
 
-def run_pipeline(model: str | None, videos: list[Path], out: Path, tta: bool) -> dict[str, pd.DataFrame]:
-    res = fervideo.analyze(videos, out, model=model, render=False, tta=tta)
+def run_pipeline(model: str | None, videos: list[Path], out: Path, tta: bool, options: dict | None = None) -> dict[str, pd.DataFrame]:
+    res = fervideo.analyze(videos, out, model=model, render=False, tta=tta, **(options or {}))
     if res.failed:
         raise SystemExit(f"analyze failed: {[(v.path, v.reason) for v in res.failed]}")
     return {Path(v.path).name: pd.read_parquet(Path(v.out_dir) / TIMELINE) for v in res.videos}
@@ -176,6 +176,14 @@ def report(name: str, res: dict) -> None:
         print(f"  talking_head label shares: {res['talking_head_shares']}")
 
 
+def _value(text: str):
+    """``--option`` values: JSON where they parse (numbers, true/false, lists), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", action="append", help="model dir / embedded name / hub id (repeat); default: the embedded default")
@@ -185,6 +193,8 @@ def main() -> None:
     ap.add_argument("--crop-transform", default="none", help="none | equalize | standardize (see the docstring)")
     ap.add_argument("--max-dt", type=float, default=0.1, help="seconds from a labelled frame to the nearest analysed one")
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
+    ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                    help="an analyze option other than its default (repeat), e.g. detect_max_interval=0")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     labels = pd.read_csv(args.csv)
@@ -192,6 +202,7 @@ def main() -> None:
     missing = [str(v) for v in videos if not v.exists()]
     if missing:
         raise SystemExit(f"videos not found: {', '.join(missing)} (give --videos DIR)")
+    options = {k: _value(v) for k, v in (o.split("=", 1) for o in args.option)}
     fn = crop_transform(args.crop_transform)
     if fn is not None:
         install_transform(fn)
@@ -199,11 +210,11 @@ def main() -> None:
     for model in args.model or [None]:
         name = model or "default"
         with tempfile.TemporaryDirectory(prefix="real_faces_") as tmp:
-            timelines = run_pipeline(model, videos, Path(tmp), args.tta)
+            timelines = run_pipeline(model, videos, Path(tmp), args.tta, options)
         res = score(match(labels, timelines, args.max_dt), timelines)
-        res["conditions"] = {"tta": args.tta, "crop_transform": args.crop_transform}
+        res["conditions"] = {"tta": args.tta, "crop_transform": args.crop_transform, **options}
         results[name] = res
-        report(f"{name}  (tta={args.tta}, crop transform {args.crop_transform})", res)
+        report(f"{name}  (tta={args.tta}, crop transform {args.crop_transform}, options {options or 'default'})", res)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 
