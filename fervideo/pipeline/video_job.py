@@ -2,13 +2,15 @@
 
 Order: frame loop (decode, detect, track, crop, classify, sample faces per track) -> drop
 flicker tracks -> renumber -> smooth -> annotated video (in a thread) beside persons ->
-metadata -> timeline, tracks, persons and peaks tables. Everything is written into ``tmp`` (the batch publishes it when this returns).
+metadata -> timeline, tracks, persons and peaks tables. The render draws each box's person, so it
+waits for the persons stage before its first frame (its decoder reads ahead meanwhile). Everything is written into ``tmp`` (the batch publishes it when this returns).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -48,12 +50,20 @@ def analyze_video(path: Path, tmp: Path, opts: AnalyzeOptions, models: Backends,
     faces = smoother.update(faces) if len(faces) else faces.with_(smoothed=faces.probs)
     times.smooth += time.perf_counter() - t0
 
+    # The annotated video shows each box's person: its render waits for this before drawing
+    # (it is set empty when persons are off, or on a failure so the render can stop).
+    person_map: dict[int, int] = {}
+    persons_done = threading.Event()
+
     def tables() -> None:
         """Persons, metadata and the four tables (the annotated video may be rendering meanwhile)."""
         t1 = time.perf_counter()
         tracks = sampler.relabel(dict(zip(kept.track_ids.tolist(), faces.track_ids.tolist())))
         persons = find_persons(faces, tracks, models.embedder, opts.person_threshold, unavailable=models.embedder_missing)
         persons.info.update(gate_settings(sampler))
+        if persons.info.get("backend"):
+            person_map.update(persons.person_of)
+        persons_done.set()
         times.persons += time.perf_counter() - t1
         t0 = time.perf_counter()
         meta = {
@@ -99,12 +109,17 @@ def analyze_video(path: Path, tmp: Path, opts: AnalyzeOptions, models: Backends,
         from fervideo.pipeline.render_overlap import BackgroundRender
 
         t_render = time.perf_counter()
+        def person_of() -> dict[int, int]:
+            persons_done.wait()
+            return person_map
+
         render = BackgroundRender(lambda on_frames: render_video(path, tmp / ANNOTATED, faces, labels, max_gap=opts.max_gap,
-                                                                 on_frames=on_frames)).start()
+                                                                 on_frames=on_frames, person_of=person_of)).start()
     try:
         tables()
     except BaseException:
         if render is not None:
+            persons_done.set()  # let the render reach its next frame, where it stops
             render.cancel()
         raise
     if render is not None:

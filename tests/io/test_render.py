@@ -57,3 +57,39 @@ def test_panel_stays_inside_the_frame_at_the_edges():
         draw(frame, np.array(box), 3, "happy", _probs(3), LABELS)  # no exception at the borders
         x1, y1, x2, y2 = bar_panel((240, 320), np.array(box), LABELS).panel
         assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 240
+
+
+def test_face_tag_names_person_and_track():
+    from fervideo.io.render import face_tag
+
+    assert face_tag(7) == "#7"
+    assert face_tag(7, 2) == "P2 #7"
+
+
+def test_annotated_video_tags_each_box_with_its_person(clips, tmp_path, monkeypatch):
+    """render_video asks for the person map once, before drawing, and heads each box 'P<person> #<track>'."""
+    import fervideo.io.render as render
+    from fervideo.core.types import Faces
+
+    n = 6
+    probs = np.tile(_probs(3), (2 * n, 1))
+    t = np.linspace(0.0, 1.0, n)
+    faces = Faces(
+        boxes=np.tile([[40.0, 40.0, 120.0, 140.0]], (2 * n, 1)) + np.repeat([[0.0], [150.0]], n, axis=0) * [1, 0, 1, 0],
+        scores=np.full(2 * n, 0.9), landmarks=np.zeros((2 * n, 5, 2)),
+        frame_index=np.tile(np.arange(n), 2), time_s=np.tile(t, 2), track_ids=np.repeat([1, 2], n),
+        probs=probs, smoothed=probs, label_ids=np.full(2 * n, 3),
+    )
+    tags, calls = [], []
+    monkeypatch.setattr(render, "draw", lambda frame, box, tag, *a: tags.append(tag))
+
+    def person_of():
+        calls.append(len(tags))
+        return {1: 5, 2: 3}
+
+    written = render.render_video(clips["face"], tmp_path / "ann.mp4", faces, LABELS, person_of=person_of)
+    assert written > 0 and calls == [0]  # once, before the first box
+    assert set(tags) == {"P5 #1", "P3 #2"}
+    tags.clear()
+    render.render_video(clips["face"], tmp_path / "ann2.mp4", faces, LABELS)
+    assert set(tags) == {"#1", "#2"}

@@ -86,6 +86,25 @@ def test_sampler_keeps_few_spread_detected_faces_per_track():
     assert s.relabel({7: 1}).keys() == {1} and s.relabel({}) == {}
 
 
+def test_a_face_cut_by_the_frame_edge_is_not_sampled():
+    """A face the frame cuts off (a close-up with the eyes above the top edge) embeds as someone
+    else; the sampler keeps no sample of it, only its thumbnail."""
+    a, _ = portraits()
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[40:190, 60:210] = a
+    det = detect.create("centerface", size=320).detect(frame[None], [FrameTime(0, 0.0)])
+    det = det[np.argsort(-det.scores)[:1]]
+    assert QualityGate().inside(frame.shape[:2], det.boxes).all()
+    x1, y1, x2, y2 = det.boxes[0]
+    cut = frame[int(y1) + int((y2 - y1) * 0.4):]  # the top 40% of the face above the frame
+    moved = det.with_(boxes=[[x1, 0.0, x2, y2 - int(y1) - int((y2 - y1) * 0.4)]], landmarks=det.landmarks * 0)
+    assert not QualityGate().inside(cut.shape[:2], moved.boxes).any()
+    s = FaceSampler()
+    s.add(frame, det.with_(track_ids=[1], detected=[True]))
+    s.add(cut, moved.with_(track_ids=[2], detected=[True], landmarks=det.landmarks))
+    assert len(s.tracks[1].samples) == 1 and s.tracks[2].samples == [] and s.tracks[2].thumb is not None
+
+
 def _track_faces(clip_faces: list[np.ndarray]):
     """Detect and sample a clip of hard-cut shots, one track per shot (the frame loop's job, done by hand)."""
     frames = shots(clip_faces, seconds=1.0, fps=5.0)
