@@ -52,6 +52,7 @@ class FerViTConfig(PretrainedConfig):
         image_size: int = 48,
         num_channels: int = 1,
         stem_channels: tuple[int, ...] | list[int] = (32, 64, 128),
+        stem_stride: int = 2,
         hidden_size: int = 192,
         num_hidden_layers: int = 4,
         num_attention_heads: int = 4,
@@ -69,6 +70,9 @@ class FerViTConfig(PretrainedConfig):
         self.image_size = image_size
         self.num_channels = num_channels
         self.stem_channels = list(stem_channels)
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, not {stem_stride!r}")
+        self.stem_stride = int(stem_stride)
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads
@@ -176,15 +180,18 @@ class FerViTForImageClassification(FerViTPreTrainedModel):
     def __init__(self, config: FerViTConfig) -> None:
         super().__init__(config)
         c = config.stem_channels
-        # 48 -> 24 -> 12 -> 6 with the defaults (3 stride-2 stages + stride-2 projection).
-        stem: list[nn.Module] = [_ConvBN(config.num_channels, c[0], stride=2)]
+        # 48 -> 24 -> 12 -> 6 with the defaults (a stride-2 first convolution, then a stride-2
+        # residual block per further width). ``stem_stride`` 1 keeps the first convolution at
+        # full resolution (48 x 48), as VGG-style FER networks do, for one more width.
+        stride0 = getattr(config, "stem_stride", 2)
+        stem: list[nn.Module] = [_ConvBN(config.num_channels, c[0], stride=stride0)]
         prev = c[0]
         for ch in c[1:]:
             stem.append(_ResBlock(prev, ch, stride=2))
             prev = ch
         stem.append(_ResBlock(prev, config.hidden_size, stride=1))
         self.stem = nn.Sequential(*stem)
-        grid = config.image_size // (2 ** len(c))
+        grid = config.image_size // (2 ** (len(c) - 1 + (stride0 == 2)))
         self.num_tokens = grid * grid
         d = config.hidden_size
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))

@@ -57,6 +57,7 @@ class TrainConfig:
     num_hidden_layers: int = 4
     num_attention_heads: int = 4
     stem_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
+    stem_stride: int = 2  # FerViT: 1 = first convolution at full resolution
     input_norm: str = "per_image"  # new FerViTs standardise each crop inside the model (see FerViTConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     max_steps_per_epoch: int | None = None  # for smoke tests
@@ -177,6 +178,7 @@ def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
         num_hidden_layers=cfg.num_hidden_layers,
         num_attention_heads=cfg.num_attention_heads,
         stem_channels=cfg.stem_channels,
+        stem_stride=cfg.stem_stride,
         input_norm=cfg.input_norm,
         num_labels=len(classes),
         id2label=id2label,

@@ -30,6 +30,7 @@ class FerViTConfig(PretrainedConfig):
         image_size: int = 48,
         num_channels: int = 1,
         stem_channels: tuple[int, ...] | list[int] = (32, 64, 128),
+        stem_stride: int = 2,
         hidden_size: int = 192,
         num_hidden_layers: int = 4,
         num_attention_heads: int = 4,
@@ -47,6 +48,9 @@ class FerViTConfig(PretrainedConfig):
         self.image_size = image_size
         self.num_channels = num_channels
         self.stem_channels = list(stem_channels)
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, not {stem_stride!r}")
+        self.stem_stride = int(stem_stride)
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads

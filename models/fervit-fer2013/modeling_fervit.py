@@ -124,15 +124,18 @@ class FerViTForImageClassification(FerViTPreTrainedModel):
     def __init__(self, config: FerViTConfig) -> None:
         super().__init__(config)
         c = config.stem_channels
-        # 48 -> 24 -> 12 -> 6 with the defaults (3 stride-2 stages + stride-2 projection).
-        stem: list[nn.Module] = [_ConvBN(config.num_channels, c[0], stride=2)]
+        # 48 -> 24 -> 12 -> 6 with the defaults (a stride-2 first convolution, then a stride-2
+        # residual block per further width). ``stem_stride`` 1 keeps the first convolution at
+        # full resolution (48 x 48), as VGG-style FER networks do, for one more width.
+        stride0 = getattr(config, "stem_stride", 2)
+        stem: list[nn.Module] = [_ConvBN(config.num_channels, c[0], stride=stride0)]
         prev = c[0]
         for ch in c[1:]:
             stem.append(_ResBlock(prev, ch, stride=2))
             prev = ch
         stem.append(_ResBlock(prev, config.hidden_size, stride=1))
         self.stem = nn.Sequential(*stem)
-        grid = config.image_size // (2 ** len(c))
+        grid = config.image_size // (2 ** (len(c) - 1 + (stride0 == 2)))
         self.num_tokens = grid * grid
         d = config.hidden_size
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))

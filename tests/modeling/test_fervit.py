@@ -1,0 +1,21 @@
+"""FerViT's architecture options."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("stride, widths, grid", [(2, [8, 16, 32], 6), (1, [8, 16, 32, 64], 6), (1, [8, 16, 32], 12)])
+def test_fervit_stem_stride_sets_the_token_grid(stride, widths, grid):
+    """stem_stride 1 keeps the first convolution at 48 x 48: one downsampling fewer per width."""
+    import torch
+
+    from fervideo.modeling.fervit import FerViTConfig, FerViTForImageClassification
+
+    m = FerViTForImageClassification(FerViTConfig(stem_channels=widths, stem_stride=stride, hidden_size=32,
+                                                  num_hidden_layers=1, num_attention_heads=2, num_labels=7)).eval()
+    x = torch.rand(2, 1, 48, 48)
+    assert m.num_tokens == grid * grid and m.tokens(x).shape == (2, grid * grid, 32)
+    assert m(pixel_values=x).logits.shape == (2, 7)
+    with pytest.raises(ValueError, match="stem_stride"):
+        FerViTConfig(stem_stride=4)
