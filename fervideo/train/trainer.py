@@ -147,6 +147,12 @@ def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
             processor = AutoImageProcessor.from_pretrained(cfg.init)
         except OSError as exc:
             raise hub_error(cfg.init, exc) from exc
+        # A calibration temperature belongs to the weights it was fitted on: the fine-tuned
+        # model starts uncalibrated (fervideo calibrate fits its own).
+        if getattr(model.config, "logit_temperature", 1.0) != 1.0:
+            log.info("--init %s: its logit_temperature %.3f is reset to 1 for the new weights", cfg.init,
+                     model.config.logit_temperature)
+            model.config.logit_temperature = 1.0
         return model, processor
     processor = ViTImageProcessor(
         do_resize=True,

@@ -262,3 +262,23 @@ def test_fine_tuning_a_checkpoint_stored_in_fp16_trains_in_fp32(tmp_path, tiny_f
     train(data, data, tmp_path / "ft", TrainConfig(init=str(src), epochs=1, batch_size=32, warmup_epochs=0.5, device="cpu"))
     state = torch.load(tmp_path / "ft" / "checkpoints" / "last.pt", weights_only=False)["model"]
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}
+
+
+def test_fine_tuning_a_calibrated_model_starts_uncalibrated(tmp_path, tiny_fervit):
+    """The calibration temperature of the --init model was fitted on other weights: the new model has T = 1."""
+    import json
+    import shutil
+
+    from fervideo.modeling import FerViTForImageClassification
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    src = tmp_path / "calibrated"
+    m = FerViTForImageClassification.from_pretrained(tiny_fervit)
+    m.config.logit_temperature = 1.7
+    m.save_pretrained(src)
+    shutil.copy(tiny_fervit / "preprocessor_config.json", src)
+    imgs, y = _images(64)
+    data = FaceImages(imgs, y, ["happy", "sad"], "s")
+    train(data, data, tmp_path / "ft", TrainConfig(init=str(src), epochs=1, batch_size=32, warmup_epochs=0.5, device="cpu"))
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["logit_temperature"] == 1.0
