@@ -47,7 +47,7 @@ class AnalyzeOptions:
         if self.detect_size < 32:
             raise ConfigError("detect_size must be >= 32")
         if self.detect_max_interval < 0:
-            raise ValueError("detect_max_interval must be >= 0 (0 = a detection every detect_interval)")
+            raise ConfigError("detect_max_interval must be >= 0 (0 = a detection every detect_interval)")
         if self.classifier_runtime not in ("auto", "onnx", "torch"):
             raise ConfigError(f"classifier_runtime must be auto, onnx or torch, not {self.classifier_runtime!r}")
         if self.persons and self.embedder == "onnx" and not self.embed_model:

@@ -131,8 +131,8 @@ class CenterFaceDetector:
         rather than scaled with its aspect kept and padded: the alignment template
         (``stages/align.py``) was measured on this detector's landmarks from stretched input,
         and on the labelled real faces (``bench/real_faces.py``) padding cost labels: 0.698
-        of the boxes right instead of 0.760, stage_cuts' laughing audience 34% happy instead
-        of 51% (2026-11-23, same model and options).
+        of the boxes right instead of 0.752, stage_cuts' laughing audience 34% happy instead
+        of 50% (2026-11-23, same model and options).
         """
         s = self.size / max(h, w)
         return max(32, int(np.ceil(h * s / 32) * 32)), max(32, int(np.ceil(w * s / 32) * 32))
