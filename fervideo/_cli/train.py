@@ -118,6 +118,8 @@ def evaluate(
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Add horizontal-flip test-time augmentation")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for confusion matrices and the comparison table")] = Path("eval"),
     usage: Annotated[str | None, typer.Option(help="FER-2013 CSV: keep rows with this Usage")] = None,
+    votes: Annotated[Path | None, typer.Option(help="FER+ vote table for DATA (Parquet, matched by source_name): "
+                                               "score against the FER+ majority labels (8 classes) instead")] = None,
     batch_size: int = 64,
     device: str = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -137,6 +139,10 @@ def evaluate(
 
         check_device_name(device)  # before the data set is read
         data_set = load_dataset(data, usage=usage, size=None)
+        if votes is not None:
+            from fervideo.train.votes import load_votes, with_majority_labels
+
+            data_set = with_majority_labels(data_set, load_votes(votes, data))
         out.mkdir(parents=True, exist_ok=True)
         results = []
         for ref in refs:

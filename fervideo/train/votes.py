@@ -122,3 +122,14 @@ def vote_targets(dist: "np.ndarray | object", mode: str, gen=None):
         draw = torch.multinomial(safe.cpu(), 1, generator=gen).flatten().to(dist.device)
         return torch.nn.functional.one_hot(draw, dist.shape[-1]).to(dist.dtype)
     raise DataError(f"unknown vote mode {mode!r}; valid: {', '.join(VOTE_MODES)}")
+
+
+def with_majority_labels(data, votes: VoteTargets):
+    """``data`` (a ``FaceImages`` with ``votes`` aligned to its rows) relabelled by the FER+
+    majority, keeping only the rows that have one: what FER+ accuracy is measured on."""
+    from fervideo.train.data import FaceImages
+
+    if len(votes) != len(data):
+        raise DataError(f"{data.source}: {len(data)} images but {len(votes)} vote rows")
+    keep = votes.mask
+    return FaceImages(data.images[keep], votes.majority[keep], list(votes.classes), f"{data.source} (FER+ majority labels)")

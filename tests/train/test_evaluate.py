@@ -104,3 +104,35 @@ def test_confusion_figure_keeps_the_users_matplotlib_backend(tmp_path):
         matplotlib.use(backend)
     assert png.read_bytes().startswith(b"\x89PNG")
     assert csv_path.read_text().splitlines()[1:] == ["happy,2,0", "sad,1,1"]
+
+
+def test_evaluate_with_votes_scores_against_the_ferplus_majority(tmp_path, tiny_fervit):
+    """--votes relabels each image by its FER+ majority (FER+'s rule: single votes dropped, more than
+    half of the rest) and leaves out images without one; the FER-2013 label is not used."""
+    from fervideo.train.votes import VOTE_COLUMNS
+
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 255, (24, 48, 48), dtype=np.uint8)
+    names = [f"fer{i:07d}.png" for i in range(24)]
+    data = tmp_path / "set.parquet"
+    pq.write_table(pa.table({"image": [encode_png(i) for i in imgs], "label": ["happy"] * 24, "source_name": names}), data)
+    majority = ["happy", "sad", "neutral", "sad", "neutral"] * 4  # rows 0-19; rows 20-23 have none
+    col = {c: np.zeros(24, np.int64) for c in [*VOTE_COLUMNS, "votes_unknown", "votes_nf"]}
+    key = {"happy": "votes_happiness", "sad": "votes_sadness", "neutral": "votes_neutral"}
+    for i, m in enumerate(majority):
+        col[key[m]][i] = 7
+        col["votes_anger"][i] = 3
+    col["votes_happiness"][20:] = 5
+    col["votes_sadness"][20:] = 5  # a tie: no majority
+    votes = tmp_path / "votes.parquet"
+    pq.write_table(pa.table({**col, "source_name": names}), votes)
+
+    out = tmp_path / "eval"
+    r = runner.invoke(app, ["evaluate", str(data), "-m", str(tiny_fervit), "--votes", str(votes), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    row = json.loads((out / "comparison.json").read_text())[0]
+    assert row["n"] == 20
+    confusion = np.array(row["details"]["confusion"])
+    classes = [k.removeprefix("recall_") for k in row if k.startswith("recall_")]  # the model's class order
+    support = dict(zip(classes, confusion.sum(1).tolist()))
+    assert support == {"happy": 4, "sad": 8, "neutral": 8}
