@@ -16,7 +16,9 @@ This stage joins them, conservatively, because a wrong merge mixes two people's 
 3. ``cluster`` is scipy's average-linkage agglomerative clustering, cut at the embedder's
    conservative threshold, with cannot-link constraints: tracks that overlap in time (two
    faces on screen at once) get a distance so large that no cluster can hold both. Tracks
-   with no usable face stay their own person.
+   whose best faces were seen at the same place of the frame in the same setting (``Context``:
+   the camera came back to the same framing, shot / reverse shot) may join up to
+   ``SETTING_RELAX`` thresholds apart. Tracks with no usable face stay their own person.
 
 ``match_across`` runs the same clustering over the persons of several videos, where the
 persons of one video are cannot-link (they were already kept apart there).
@@ -90,6 +92,64 @@ class QualityGate:
         return np.where(ok, q, 0.0).astype(np.float32)
 
 
+#: Size of the shot-context thumbnail (``Context``): the whole frame in 32 x 18 gray cells.
+CONTEXT_SIZE = (32, 18)
+#: Same setting: the face's relative boxes overlap by this IoU and the frames around them
+#: correlate this well. Measured on the best faces of tracks: different shots of stage_cuts
+#: -0.20 to 0.23, of the generated 720p multi-face clip (13 cuts) at most 0.76 (and then with
+#: the face elsewhere, IoU 0); faces of one shot 0.92-1.00.
+SETTING_IOU, SETTING_CORRELATION = 0.3, 0.85
+#: Tracks seen in the same setting may join up to this many times the embedder's threshold
+#: (dlib: 0.50 instead of 0.40, still below dlib's own 0.6 for one person): the camera came
+#: back to the same framing of the same seat, which is the same person unless people moved.
+SETTING_RELAX = 1.25
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where and in what setting a face was seen: its box in frame-relative coordinates (0-1)
+    and the frame around it as a small gray thumbnail with the face's region masked out.
+
+    Interviews and dinners are cut shot / reverse shot: the camera comes back to the same
+    framing of the same seat. Two tracks with the face at the same place in the same setting
+    (``same_setting``) are one person unless people changed seats.
+    """
+
+    box: np.ndarray  # (4,) x1, y1, x2, y2 as fractions of the frame's width and height
+    thumb: np.ndarray  # (18, 32) float32 gray
+    mask: np.ndarray  # (18, 32) bool: cells outside the face's region (1.5 face sizes)
+
+    @classmethod
+    def of(cls, frame: np.ndarray, box: np.ndarray) -> Context:
+        h, w = frame.shape[:2]
+        rel = np.asarray(box, np.float64) / [w, h, w, h]
+        gw, gh = CONTEXT_SIZE
+        thumb = cv2.resize(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY), (gw, gh), interpolation=cv2.INTER_AREA)
+        cx, cy = (rel[0] + rel[2]) / 2, (rel[1] + rel[3]) / 2
+        hw, hh = 0.75 * (rel[2] - rel[0]), 0.75 * (rel[3] - rel[1])
+        xs, ys = (np.arange(gw) + 0.5) / gw, (np.arange(gh) + 0.5) / gh
+        inside = (np.abs(ys[:, None] - cy) <= hh) & (np.abs(xs[None, :] - cx) <= hw)
+        return cls(rel.astype(np.float32), thumb.astype(np.float32), ~inside)
+
+    def same_setting(self, other: Context) -> bool:
+        """The face at the same place (relative IoU >= ``SETTING_IOU``) in the same setting
+        (correlation of the thumbnails outside both faces >= ``SETTING_CORRELATION``)."""
+        iou, r = self.similarity(other)
+        return iou >= SETTING_IOU and r >= SETTING_CORRELATION
+
+    def similarity(self, other: Context) -> tuple[float, float]:
+        """(IoU of the two relative boxes, correlation of the settings outside both faces)."""
+        from fervideo.core.geometry import box_iou
+
+        iou = float(box_iou(self.box.astype(np.float64), other.box[None].astype(np.float64))[0])
+        m = self.mask & other.mask
+        if m.sum() < 0.5 * m.size:
+            return iou, 0.0
+        a, b = self.thumb[m] - self.thumb[m].mean(), other.thumb[m] - other.thumb[m].mean()
+        den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        return iou, float((a * b).sum() / den) if den > 1e-6 else 0.0
+
+
 def _jpeg(img: np.ndarray, quality: int) -> bytes:
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
@@ -111,6 +171,7 @@ class Sample:
     time_s: float
     jpeg: bytes
     face: Faces
+    context: Context | None = None  # where in the frame, in what setting
 
     @property
     def image(self) -> np.ndarray:
@@ -186,7 +247,7 @@ class FaceSampler:
             tf.samples.remove(worst)
         patch, origin, s = _cut(frame, face.boxes[0], 2.0, self.max_face)
         local = face.with_(boxes=(face.boxes - np.tile(origin, 2)) * s, landmarks=(face.landmarks - origin) * s)
-        tf.samples.append(Sample(q, t, _jpeg(patch, 95), local))
+        tf.samples.append(Sample(q, t, _jpeg(patch, 95), local, Context.of(frame, face.boxes[0])))
 
     def _thumb(self, frame: np.ndarray, box: np.ndarray) -> bytes:
         patch, _, _ = _cut(frame, box, 1.3, 4 * self.thumb_size)
@@ -203,12 +264,16 @@ def overlaps(spans: list[tuple[float, float]]) -> np.ndarray:
     return (a[:, None, 0] <= a[None, :, 1]) & (a[None, :, 0] <= a[:, None, 1])
 
 
-def cluster(emb: np.ndarray, cannot_link: np.ndarray, metric: str, threshold: float) -> np.ndarray:
+def cluster(emb: np.ndarray, cannot_link: np.ndarray, metric: str, threshold: float,
+            relax: np.ndarray | None = None) -> np.ndarray:
     """Cluster labels 0..k-1 of average-linkage clustering cut at ``threshold``, never joining a cannot-link pair.
 
     A cannot-link pair gets a distance larger than ``threshold * n**2``; average linkage merges
     two clusters at the mean of their pairwise distances (at most n**2/4 pairs), so any merge
     that would put such a pair in one cluster happens above the threshold, and the cut undoes it.
+    ``relax`` (n, n), where given, divides each pair's distance (1 = as measured): pairs with
+    other evidence of one person (``SETTING_RELAX`` for the same setting) join up to that
+    many thresholds apart.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import pdist, squareform
@@ -217,6 +282,8 @@ def cluster(emb: np.ndarray, cannot_link: np.ndarray, metric: str, threshold: fl
     if n < 2:
         return np.zeros(n, np.int64)
     d = squareform(pdist(emb.astype(np.float64), metric))
+    if relax is not None:
+        d = d / np.asarray(relax, np.float64)
     big = (threshold + d.max() + 1.0) * n * n
     d[cannot_link & ~np.eye(n, dtype=bool)] = big
     z = linkage(squareform(d, checks=False), method="average")
@@ -262,6 +329,18 @@ def _embed_tracks(embedder: Embedder, cand: list[int], tracks: dict[int, TrackFa
     return {t: _mean(vec[owner == t], embedder.metric) for t in cand}, len(owner)
 
 
+def setting_relax(cand: list[int], tracks: dict[int, TrackFaces], cannot_link: np.ndarray) -> np.ndarray:
+    """(n, n) distance divisors: ``SETTING_RELAX`` for track pairs not on screen together whose best
+    faces were seen at the same place in the same setting (``Context.same_setting``), else 1."""
+    ctx = [max(tracks[t].samples, key=lambda s: s.quality).context for t in cand]
+    out = np.ones((len(cand), len(cand)))
+    for i in range(len(cand)):
+        for j in range(i + 1, len(cand)):
+            if not cannot_link[i, j] and ctx[i] is not None and ctx[j] is not None and ctx[i].same_setting(ctx[j]):
+                out[i, j] = out[j, i] = SETTING_RELAX
+    return out
+
+
 @dataclass
 class Persons:
     """The persons of one video."""
@@ -292,7 +371,9 @@ def find_persons(faces: Faces, tracks: dict[int, TrackFaces], embedder: Embedder
         emb, n_faces = _embed_tracks(embedder, cand, tracks, cannot, threshold)
         info.update(embedded_tracks=len(cand), embedded_faces=n_faces)
         if len(cand) > 1:
-            labels = cluster(np.stack([emb[t] for t in cand]), cannot, embedder.metric, threshold)
+            relax = setting_relax(cand, tracks, cannot)
+            info.update(same_setting_pairs=int(np.triu(relax > 1, 1).sum()), setting_relax=SETTING_RELAX)
+            labels = cluster(np.stack([emb[t] for t in cand]), cannot, embedder.metric, threshold, relax)
             rep = {c: min(t for t, l2 in zip(cand, labels) if l2 == c) for c in set(labels.tolist())}
             group.update({t: rep[int(c)] for t, c in zip(cand, labels)})
     start = {g: min(spans[t][0] for t in ids if group[t] == g) for g in set(group.values())}

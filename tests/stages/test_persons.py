@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -170,3 +171,66 @@ def test_match_across_never_joins_two_persons_of_one_video():
     same = np.zeros((2, 4))
     a, b = match_across([same, same[:1] + 0.01], "euclidean", 0.4)
     assert a[0] != a[1] and b[0] in (a[0], a[1])
+
+
+def _setting(face_at=(120, 60, 200, 160), seed=0, size=(240, 320)):
+    """A frame: a textured setting (seeded) with a flat face-sized patch at ``face_at``."""
+    rng = np.random.default_rng(seed)
+    frame = cv2.resize(rng.integers(0, 255, (6, 8, 3), dtype=np.uint8), size[::-1], interpolation=cv2.INTER_LINEAR)
+    x1, y1, x2, y2 = face_at
+    frame[y1:y2, x1:x2] = 128
+    return frame, np.array(face_at, np.float32)
+
+
+def test_same_setting_needs_the_same_place_and_the_same_surroundings():
+    from fervideo.stages.persons import Context
+
+    a = Context.of(*_setting())
+    assert a.same_setting(Context.of(*_setting()))
+    moved = Context.of(*_setting(face_at=(10, 120, 90, 220)))  # same room, the face elsewhere
+    assert not a.same_setting(moved)
+    elsewhere = Context.of(*_setting(seed=5))  # same place in the frame, another setting
+    assert not a.same_setting(elsewhere)
+    brighter = Context.of(np.clip(_setting()[0].astype(int) + 40, 0, 255).astype(np.uint8), _setting()[1])
+    assert a.same_setting(brighter)  # correlation: a change of exposure is the same setting
+
+
+class _FixedEmbedder:
+    """Embeds every face of track k (its detector score is k) as ``vectors[k]``."""
+
+    name, metric, threshold = "fixed", "euclidean", 0.40
+
+    def __init__(self, vectors):
+        self.vectors = vectors
+
+    def embed(self, images, faces):
+        return np.stack([self.vectors[int(round(s))] for s in faces.scores])
+
+
+def _tracks_in(settings):
+    """Tracks 1.. one after the other (1 s each), each with one sample seen in ``settings[k]``."""
+    from fervideo.stages.persons import Context, Sample, TrackFaces
+
+    parts, tracks = [], {}
+    for k, (frame, box) in enumerate(settings, start=1):
+        parts.append(_rows(k, 2.0 * k, 2.0 * k + 1.0, box=tuple(box)))
+        face = Faces(box[None], [float(k)], np.zeros((1, 5, 2)), [0], [2.0 * k])
+        jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
+        tracks[k] = TrackFaces(samples=[Sample(0.9, 2.0 * k, jpeg, face, Context.of(frame, box))])
+    return Faces.concat(parts), tracks
+
+
+def test_a_return_to_the_same_setting_joins_tracks_a_little_farther_apart():
+    """Two tracks 0.45 apart (above the 0.40 threshold): one person when the camera came back to the
+    same framing of the same seat, two when the second was seen elsewhere; 0.55 stays two anyway."""
+    from fervideo.stages.persons import SETTING_RELAX
+
+    assert 0.45 < 0.40 * SETTING_RELAX < 0.55
+    same = [_setting(), _setting()]
+    other = [_setting(), _setting(seed=5)]
+    for settings, dist, persons in ((same, 0.45, 1), (other, 0.45, 2), (same, 0.55, 2)):
+        faces, tracks = _tracks_in(settings)
+        emb = _FixedEmbedder({1: np.zeros(4), 2: np.array([dist, 0, 0, 0])})
+        res = find_persons(faces, tracks, emb)
+        assert len(set(res.person_of.values())) == persons, (dist, res.info)
+    assert res.info["same_setting_pairs"] == 1 and res.info["setting_relax"] == SETTING_RELAX
