@@ -34,7 +34,7 @@ def analyze(
     person_threshold: Annotated[float | None, typer.Option(help="Linkage distance for one person (default: the embedder's, dlib 0.40); lower = fewer merges")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     batch_size: Annotated[int | None, typer.Option(help="Face crops per classifier batch (default 64 on CPU, 512 on CUDA)")] = None,
-    classifier_runtime: Annotated[str, typer.Option(help="auto (onnxruntime for one local model on the CPU, else torch), onnx or torch")] = "auto",
+    classifier_runtime: Annotated[str, typer.Option(help="auto (onnxruntime for local models on the CPU, else torch), onnx or torch")] = "auto",
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Average with horizontally flipped crops")] = False,
     render: Annotated[bool, typer.Option("--render/--no-render", help="Write annotated.mp4")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo videos that are already finished")] = False,

@@ -53,14 +53,14 @@ class Backends:
 
     @property
     def classifier(self):
-        """``OnnxEmotionClassifier`` where it can serve (``_use_onnx``), else torch's ``EmotionClassifier``."""
+        """onnxruntime (``OnnxEmotionClassifier``/``OnnxEnsemble``) where it can serve (``_use_onnx``), else torch's ``EmotionClassifier``."""
         if self._clf is None:
             o = self.opts
             if _use_onnx(o):
-                from fervideo.stages.classify_onnx import OnnxEmotionClassifier
+                from fervideo.stages.classify_onnx import onnx_classifier
 
                 try:
-                    self._clf = OnnxEmotionClassifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads)
+                    self._clf = onnx_classifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads)
                 except ModelError:
                     raise
                 except Exception as exc:  # an architecture torch cannot export: torch runs it
@@ -75,13 +75,13 @@ class Backends:
 
 
 def _use_onnx(o: AnalyzeOptions) -> bool:
-    """The classifier runs on onnxruntime (no torch import) for one local model on the CPU.
+    """The classifier runs on onnxruntime (no torch import) for local models (one, or an ensemble) on the CPU.
 
     ``classifier_runtime``: "onnx" insists (an error where it cannot), "torch" refuses, "auto"
-    takes it unless the run asked for what only torch does (CUDA, bf16, an ensemble, a hub id).
+    takes it unless the run asked for what only torch does (CUDA, bf16, a hub id).
     """
     from fervideo.core.device import cuda_possible
-    from fervideo.stages.classify_onnx import local_model_dir
+    from fervideo.stages.classify_onnx import local_model_dirs
 
     if o.classifier_runtime == "torch":
         return False
@@ -90,13 +90,13 @@ def _use_onnx(o: AnalyzeOptions) -> bool:
         why = "--device cuda"
     elif o.dtype == "bf16":
         why = "--dtype bf16"
-    elif local_model_dir(o.model) is None:
-        why = "an ensemble or a hub model"
+    elif local_model_dirs(o.model) is None:
+        why = "a hub model"
     elif o.device == "auto" and cuda_possible():
         from fervideo.core.device import resolve_device
 
         if resolve_device("auto").type == "cuda":
             why = "a CUDA GPU"
     if why and o.classifier_runtime == "onnx":
-        raise BackendError(f"--classifier-runtime onnx runs one local model on the CPU, not with {why}")
+        raise BackendError(f"--classifier-runtime onnx runs local models on the CPU, not with {why}")
     return why is None

@@ -20,7 +20,7 @@ class AnalyzeOptions:
     batch_size: int | None = None  # face crops per classifier batch; None = 64 on CPU, 512 on CUDA
     device: str = "auto"  # auto | cpu | cuda
     dtype: str = "auto"  # auto (CPU: fp32 on onnxruntime, bf16 on torch; CUDA: bf16/fp16) | fp32 | bf16
-    classifier_runtime: str = "auto"  # auto (onnxruntime for one local model on the CPU) | onnx | torch
+    classifier_runtime: str = "auto"  # auto (onnxruntime for local models, one or an ensemble, on the CPU) | onnx | torch
     tta: bool = False
     margin: float = 1.0  # crop framing relative to FER-2013 (>1 = more context)
     smooth: str = "gaussian"  # none | ema | gaussian | hmm

@@ -43,6 +43,19 @@ class OnnxModelInfo:
     onnx_file: str = ""
 
 
+def local_model_dirs(model: str | None) -> list[Path] | None:
+    """The directories of a model or an ensemble ("A,B") whose members are all local, else None."""
+    refs = [r.strip() for r in (model or DEFAULT_MODEL).split(",") if r.strip()]
+    dirs = [local_model_dir(r) for r in refs]
+    return dirs if dirs and all(d is not None for d in dirs) else None
+
+
+def onnx_classifier(model: str | None = None, **kwargs) -> OnnxEmotionClassifier | OnnxEnsemble:
+    """One local model, or an ensemble of local models ("A,B"), on onnxruntime."""
+    refs = [r.strip() for r in (model or DEFAULT_MODEL).split(",") if r.strip()]
+    return OnnxEmotionClassifier(refs[0], **kwargs) if len(refs) == 1 else OnnxEnsemble(refs, **kwargs)
+
+
 def local_model_dir(model: str | None) -> Path | None:
     """The directory of a single local model (embedded name or path), None for anything else."""
     ref = (model or DEFAULT_MODEL).strip()
@@ -56,7 +69,8 @@ def local_model_dir(model: str | None) -> Path | None:
 
 
 class OnnxEmotionClassifier:
-    """One local model through onnxruntime; ``predict`` returns (N, K) probabilities on ``self.labels``."""
+    """One local model through onnxruntime; ``predict`` returns (N, K) probabilities on ``self.labels``
+(its own classes: a member of an ``OnnxEnsemble`` renormalises nothing away, since its rows sum to 1)."""
 
     def __init__(self, model: str | None = None, batch_size: int | None = None, tta: bool = False,
                  threads: int | None = None) -> None:
@@ -134,4 +148,34 @@ class OnnxEmotionClassifier:
         return out
 
 
-__all__ = ["OnnxEmotionClassifier", "OnnxModelInfo", "local_model_dir"]
+class OnnxEnsemble:
+    """Several local models on onnxruntime, averaged as ``EmotionClassifier`` averages an ensemble:
+    labels are the canonical union of the members' labels, a member adds its probabilities to
+    the classes it has, and each row is renormalised."""
+
+    def __init__(self, refs: list[str], batch_size: int | None = None, tta: bool = False, threads: int | None = None) -> None:
+        self.members = [OnnxEmotionClassifier(r, batch_size=batch_size, tta=tta, threads=threads) for r in refs]
+        union = {lab for m in self.members for lab in m.labels}
+        self.labels = [c for c in CANONICAL if c in union]
+        self._index = [np.array([self.labels.index(lab) for lab in m.labels]) for m in self.members]
+        self.input_size = max(m.input_size for m in self.members)
+        self.batch_size = self.members[0].batch_size
+        self.tta = tta
+        self.device = "cpu"
+
+    @property
+    def infos(self) -> list[OnnxModelInfo]:
+        return [m.info for m in self.members]
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities (N, K) for aligned RGB crops (N, S, S, 3) uint8."""
+        out = np.zeros((len(crops), len(self.labels)), np.float32)
+        if len(crops) == 0:
+            return out
+        for member, idx in zip(self.members, self._index):
+            out[:, idx] += member.predict(crops)
+        out /= np.maximum(out.sum(1, keepdims=True), 1e-12)
+        return out
+
+
+__all__ = ["OnnxEmotionClassifier", "OnnxEnsemble", "OnnxModelInfo", "local_model_dir", "local_model_dirs", "onnx_classifier"]

@@ -12,7 +12,7 @@ import pytest
 from fervideo.core.errors import BackendError, ModelError
 from fervideo.pipeline.backends import Backends
 from fervideo.pipeline.options import AnalyzeOptions
-from fervideo.stages.classify_onnx import OnnxEmotionClassifier, local_model_dir
+from fervideo.stages.classify_onnx import OnnxEmotionClassifier, OnnxEnsemble, local_model_dir, local_model_dirs
 
 
 @pytest.fixture()
@@ -77,11 +77,30 @@ def test_backends_choose_the_runtime(tiny_fervit, cache):
     assert type(clf).__name__ == "EmotionClassifier"
     clf = Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu", dtype="bf16")).classifier
     assert type(clf).__name__ == "EmotionClassifier"  # bf16 is torch's
-    with pytest.raises(BackendError, match="one local model"):
-        _ = Backends(AnalyzeOptions(model=f"{tiny_fervit},{tiny_fervit}", device="cpu", classifier_runtime="onnx")).classifier
+    clf = Backends(AnalyzeOptions(model=f"{tiny_fervit},{tiny_fervit}", device="cpu")).classifier
+    assert type(clf).__name__ == "OnnxEnsemble"  # an ensemble of local models stays on onnxruntime
+    with pytest.raises(BackendError, match="local models"):
+        _ = Backends(AnalyzeOptions(model=f"{tiny_fervit},someone/hub-model", device="cpu", classifier_runtime="onnx")).classifier
     with pytest.raises(ValueError, match="classifier_runtime"):
         AnalyzeOptions(classifier_runtime="tensorrt")
     assert local_model_dir(f"{tiny_fervit},{tiny_fervit}") is None and local_model_dir("no/such/model") is None
+    assert local_model_dirs(f"{tiny_fervit}, {tiny_fervit}") == [tiny_fervit, tiny_fervit]
+    assert local_model_dirs(f"{tiny_fervit},no/such/model") is None
+
+
+def test_an_ensemble_averages_as_torch_does(tiny_fervit, tiny_vit, cache):
+    """Members with other classes and input sizes: the canonical union, each member's probabilities
+    added where it has the class, rows renormalised; the same numbers as torch's ensemble in fp32."""
+    from fervideo.stages.classify import EmotionClassifier
+
+    ref = f"{tiny_fervit},{tiny_vit}"
+    a = OnnxEnsemble([str(tiny_fervit), str(tiny_vit)])
+    b = EmotionClassifier(ref, device="cpu", dtype="fp32")
+    assert a.labels == b.labels and a.input_size == b.input_size and len(a.infos) == 2
+    x = _crops(16, a.input_size)
+    p = a.predict(x)
+    assert np.abs(p - b.predict(x)).max() < 1e-5 and np.allclose(p.sum(1), 1)
+    assert a.predict(x[:0]).shape == (0, len(a.labels))
 
 
 @pytest.mark.slow
