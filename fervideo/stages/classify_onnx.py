@@ -9,7 +9,8 @@ here, on the project's 2-core machine). Throughput is about torch bf16's on an i
 are the model's fp32 ones (torch fp32 vs this: at most 8e-7 apart), normalised, converted to luminance and divided by the calibration temperature exactly
 as ``EmotionClassifier`` does. The first run of a model exports it (torch needed once).
 
-``analyze --classifier-runtime torch`` keeps the torch path; ensembles, hub ids, CUDA and
+Ensembles of local models run as ``OnnxEnsemble``, averaged as ``EmotionClassifier`` averages.
+``analyze --classifier-runtime torch`` keeps the torch path; hub ids, CUDA and
 ``dtype="bf16"`` always use it.
 """
 
