@@ -234,3 +234,27 @@ def test_a_return_to_the_same_setting_joins_tracks_a_little_farther_apart():
         res = find_persons(faces, tracks, emb)
         assert len(set(res.person_of.values())) == persons, (dist, res.info)
     assert res.info["same_setting_pairs"] == 1 and res.info["setting_relax"] == SETTING_RELAX
+
+
+def test_shot_reverse_shot_is_seen_as_the_same_setting(dlib_embedder):
+    """Through the detector and the sampler: A in setting X, B in setting Y, A in X again (a fixed
+    camera each). The two shots of A are found in the same setting, B's in neither; A is one person."""
+    a, g = portraits()
+
+    def setting(seed, face, at):
+        frame = _setting(seed=seed, face_at=(0, 0, 1, 1))[0]
+        x, y = at
+        frame[y:y + face.shape[0], x:x + face.shape[1]] = face
+        return frame
+
+    x_a, y_b = setting(1, a, (30, 40)), setting(2, g, (150, 50))
+    det = detect.create("centerface", size=320)
+    sampler, parts = FaceSampler(), []
+    for k, fr in enumerate([x_a] * 5 + [y_b] * 5 + [x_a] * 5):
+        f = det.detect(fr[None], [FrameTime(k, k * 0.2)])
+        f = f[np.argsort(-f.scores)[:1]].with_(track_ids=[k // 5 + 1])
+        sampler.add(fr, f)
+        parts.append(f)
+    p = find_persons(Faces.concat(parts), sampler.tracks, dlib_embedder)
+    assert p.person_of == {1: 1, 2: 2, 3: 1}
+    assert p.info["same_setting_pairs"] == 1
