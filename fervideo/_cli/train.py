@@ -54,6 +54,10 @@ def train(
                                                  "from the votes each step) or majority")] = "crossentropy",
     votes_weight: float = 1.0,
     votes_out: Annotated[Path | None, typer.Option(help="model directory of the vote head (default OUT/ferplus)")] = None,
+    teacher: Annotated[str | None, typer.Option(help="distil: a model or ensemble (A,B, as --model of analyze) whose "
+                                                     "probabilities on each augmented batch the main head also learns")] = None,
+    teacher_weight: float = 1.0,
+    teacher_temperature: float = 2.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train an emotion classifier; the result loads with `fervideo analyze --model OUT`."""
@@ -76,6 +80,7 @@ def train(
             augment=(video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix),
             max_steps_per_epoch=max_steps_per_epoch, input_norm=input_norm, votes_mode=votes_mode, votes_weight=votes_weight,
             votes_out=str(votes_out) if votes_out else None,
+            teacher=teacher, teacher_weight=teacher_weight, teacher_temperature=teacher_temperature,
         )
         tr = load_dataset(data, usage=usage, size=image_size)
         va = load_dataset(val, usage=val_usage, size=image_size)

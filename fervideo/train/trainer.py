@@ -66,6 +66,11 @@ class TrainConfig:
     votes_mode: str = "crossentropy"
     votes_weight: float = 1.0
     votes_out: str | None = None
+    # Distillation: a teacher (a model or an ensemble "A,B", as analyze takes them) labels every
+    # augmented batch, and the main head also learns its probabilities (``Teacher``).
+    teacher: str | None = None
+    teacher_weight: float = 1.0
+    teacher_temperature: float = 2.0
 
     def __post_init__(self) -> None:
         """Refuse values that cannot work now, before any data is loaded."""
@@ -73,6 +78,8 @@ class TrainConfig:
             raise ConfigError(f"unknown architecture {self.arch!r}; valid: {', '.join(ARCHS)}")
         if self.votes_mode not in VOTE_MODES:
             raise ConfigError(f"unknown vote mode {self.votes_mode!r}; valid: {', '.join(VOTE_MODES)}")
+        if self.teacher is not None and (self.teacher_weight <= 0 or self.teacher_temperature <= 0):
+            raise ConfigError("--teacher-weight and --teacher-temperature must be > 0")
         for name in ("epochs", "batch_size", "image_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
@@ -80,6 +87,37 @@ class TrainConfig:
 
 
 ARCHS = ("fervit", "resnet")
+
+
+class Teacher:
+    """Soft targets from a trained model or ensemble, for the student's main-head classes.
+
+    The teacher sees each augmented training batch as ``analyze`` would show it a face (RGB
+    uint8 crops through ``EmotionClassifier``: its own input size, normalisation and
+    calibration); its probabilities are mapped onto the student's classes by name (a class the
+    teacher lacks gets 0) and sharpened or softened by ``temperature`` (p ** (1/T), renormalised:
+    Hinton et al.'s tempered softmax, for a teacher that gives probabilities, not logits).
+    """
+
+    def __init__(self, model: str, classes: list[str], temperature: float, device: torch.device) -> None:
+        from fervideo.stages.classify import EmotionClassifier
+
+        self.clf = EmotionClassifier(model, device=str(device))
+        missing = [c for c in classes if c not in self.clf.labels]
+        if len(missing) == len(classes):
+            raise ConfigError(f"teacher {model!r} has none of the classes {classes}")
+        if missing:
+            log.warning("teacher %s has no class %s: it teaches 0 for them", model, missing)
+        self.cols = [self.clf.labels.index(c) if c in self.clf.labels else -1 for c in classes]
+        self.temperature = float(temperature)
+
+    def targets(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, h, w) gray in [0, 1] -> (B, K) tempered teacher probabilities on the student's classes."""
+        crops = (x[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+        p = self.clf.predict(np.repeat(crops[..., None], 3, axis=3))
+        q = np.stack([p[:, c] if c >= 0 else np.zeros(len(p), np.float32) for c in self.cols], 1)
+        q = np.power(np.maximum(q, 1e-8), 1.0 / self.temperature)
+        return torch.from_numpy(q / q.sum(1, keepdims=True)).to(x.device)
 
 
 @dataclass
@@ -309,6 +347,7 @@ def train(
         images, labels = images.to(device), labels.to(device)
         if vdist is not None:
             vdist, vmask = vdist.to(device), vmask.to(device)
+    teacher = Teacher(cfg.teacher, list(classes[:k]), cfg.teacher_temperature, device) if cfg.teacher else None
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
         model.train()
@@ -323,6 +362,7 @@ def train(
             y = labels[idx]
             x = augment(x, cfg.augment, gen)
             x, target = mix(x, y, len(classes), cfg.augment, gen)
+            soft = teacher.targets(x) if teacher is not None else None
             x = feed(x)
             with torch.autocast(device.type, torch.bfloat16, enabled=use_bf16):
                 out_logits = model(pixel_values=x).logits.float()
@@ -332,6 +372,10 @@ def train(
             if weights is not None:
                 per = per * (target @ weights)
             loss = per.mean()
+            if soft is not None:  # KL(teacher || student) at the teacher's temperature, scaled by T^2 (Hinton)
+                t_ = cfg.teacher_temperature
+                kd = (soft * (soft.clamp_min(1e-8).log() - (logits / t_).log_softmax(-1))).sum(-1).mean()
+                loss = loss + cfg.teacher_weight * t_ * t_ * kd
             if vdist is not None:
                 vm = vmask[idx]
                 if vm.any():

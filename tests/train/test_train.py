@@ -282,3 +282,40 @@ def test_fine_tuning_a_calibrated_model_starts_uncalibrated(tmp_path, tiny_fervi
     data = FaceImages(imgs, y, ["happy", "sad"], "s")
     train(data, data, tmp_path / "ft", TrainConfig(init=str(src), epochs=1, batch_size=32, warmup_epochs=0.5, device="cpu"))
     assert json.loads((tmp_path / "ft" / "config.json").read_text())["logit_temperature"] == 1.0
+
+
+def test_a_teacher_teaches_what_the_labels_do_not(tmp_path):
+    """Distillation: a student trained on labels that carry no information (shuffled) learns the task
+    from a teacher that knows it (val accuracy > 0.9), where without the teacher it cannot (< 0.75)."""
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    imgs, y = _images(256)
+    va_imgs, va_y = _images(64, seed=1)
+    va = FaceImages(va_imgs, va_y, ["happy", "sad"], "val")
+    small = dict(batch_size=32, lr=2e-3, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, stem_channels=[8, 16, 16],
+                 warmup_epochs=0.5, device="cpu", seed=0, patience=100)
+    train(FaceImages(imgs, y, ["happy", "sad"], "clean"), va, tmp_path / "teacher", TrainConfig(epochs=3, **small))
+    noise = np.random.default_rng(5).permutation(y)
+    shuffled = FaceImages(imgs, noise, ["happy", "sad"], "shuffled")
+    alone = train(shuffled, va, tmp_path / "alone", TrainConfig(epochs=3, **small))
+    taught = train(shuffled, va, tmp_path / "taught", TrainConfig(epochs=3, teacher=str(tmp_path / "teacher"), teacher_weight=3.0,
+                                                                  **small))
+    assert max(h["val_accuracy"] for h in taught["history"]) > 0.9
+    assert alone["history"][-1]["val_accuracy"] < 0.75
+
+
+def test_a_teacher_without_the_students_classes_is_refused(tmp_path, tiny_vit):
+    """Checked before the first step: a teacher must know at least one class of the student; weights > 0."""
+    from fervideo.core.errors import ConfigError
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    imgs, y = _images(32)
+    data = FaceImages(imgs, y, ["left_lit", "right_lit"], "s")
+    with pytest.raises(ConfigError, match="has none of the classes"):
+        train(data, data, tmp_path / "m", TrainConfig(epochs=1, batch_size=16, teacher=str(tiny_vit), device="cpu",
+                                                      hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                                      stem_channels=[8, 16, 16]))
+    with pytest.raises(ConfigError, match="must be > 0"):
+        TrainConfig(teacher=str(tiny_vit), teacher_weight=0)
