@@ -116,7 +116,7 @@ class Context:
     """
 
     box: np.ndarray  # (4,) x1, y1, x2, y2 as fractions of the frame's width and height
-    thumb: np.ndarray  # (18, 32) float32 gray
+    thumb: np.ndarray  # (18, 32) uint8 gray (a long recording keeps thousands of these)
     mask: np.ndarray  # (18, 32) bool: cells outside the face's region (1.5 face sizes)
 
     @classmethod
@@ -129,7 +129,7 @@ class Context:
         hw, hh = 0.75 * (rel[2] - rel[0]), 0.75 * (rel[3] - rel[1])
         xs, ys = (np.arange(gw) + 0.5) / gw, (np.arange(gh) + 0.5) / gh
         inside = (np.abs(ys[:, None] - cy) <= hh) & (np.abs(xs[None, :] - cx) <= hw)
-        return cls(rel.astype(np.float32), thumb.astype(np.float32), ~inside)
+        return cls(rel.astype(np.float32), thumb, ~inside)
 
     def same_setting(self, other: Context) -> bool:
         """The face at the same place (relative IoU >= ``SETTING_IOU``) in the same setting
@@ -145,7 +145,8 @@ class Context:
         m = self.mask & other.mask
         if m.sum() < 0.5 * m.size:
             return iou, 0.0
-        a, b = self.thumb[m] - self.thumb[m].mean(), other.thumb[m] - other.thumb[m].mean()
+        a, b = self.thumb[m].astype(np.float64), other.thumb[m].astype(np.float64)
+        a, b = a - a.mean(), b - b.mean()
         den = float(np.sqrt((a * a).sum() * (b * b).sum()))
         return iou, float((a * b).sum() / den) if den > 1e-6 else 0.0
 
