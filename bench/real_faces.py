@@ -10,6 +10,10 @@ face and frame: ``video, frame_index, time_s, x1, y1, x2, y2, label, note``. Onl
 labels are stored, never pixels. The boxes came from the project's detector (CenterFace at
 320 px) and were checked by eye; the note says what was seen.
 
+The 129 boxes show about 15 faces, and a face's boxes tend to be right or wrong together:
+one face changing its label moves the accuracy by 4-8 points, so smaller differences between
+two models are noise (a 5-epoch fine-tune scored 0.825 after one epoch and 0.746 after the next).
+
 These faces are a check, never training data: nothing in ``fervideo train`` or its recipes
 reads this file or these videos, and models must not be selected on them beyond reporting.
 
