@@ -7,9 +7,13 @@ vocabulary. Unknown names are refused with the offending labels named, never gue
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from fervideo.core.errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Canonical emotions, in the FER-2013 order followed by contempt (AffectNet / CK+).
 CANONICAL: tuple[str, ...] = (
@@ -85,3 +89,14 @@ def labels_from_id2label(id2label: Mapping[int | str, str], *, source: str = "th
     if [k for k, _ in items] != list(range(len(items))):
         raise ModelError(f"{source} has non-contiguous class ids in id2label: {[k for k, _ in items]}")
     return normalize_labels([v for _, v in items], source=source)
+
+
+def canonical_union(label_lists: Sequence[Sequence[str]]) -> tuple[list[str], list[np.ndarray]]:
+    """The canonical-order union of several models' (canonical) labels, and for each model the
+    columns its labels take in it: how an ensemble, or one model, puts its probabilities on the
+    canonical vocabulary."""
+    import numpy as np  # here: the CLI imports this module before it needs numpy
+
+    union = {lab for labels in label_lists for lab in labels}
+    out = [c for c in CANONICAL if c in union]
+    return out, [np.array([out.index(lab) for lab in labels], dtype=np.int64) for labels in label_lists]

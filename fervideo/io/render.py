@@ -106,10 +106,10 @@ def face_tag(track_id: int, person_id: int | None = None) -> str:
     return f"#{track_id}" if person_id is None else f"P{person_id} #{track_id}"
 
 
-def draw(frame: np.ndarray, box: np.ndarray, tag: int | str, label: str, probs: np.ndarray, labels: list[str]) -> None:
+def draw(frame: np.ndarray, box: np.ndarray, tag: str, label: str, probs: np.ndarray, labels: list[str]) -> None:
     """In place on an RGB frame: the box in the emotion's colour over a dark outline (it reads on
-    light hair and dark coats alike), a 'tag label NN%' header (``face_tag``; a bare int is a
-    track id), and a labelled bar per class."""
+    light hair and dark coats alike), a 'tag label NN%' header (``face_tag``), and a labelled bar
+    per class."""
     h, w = frame.shape[:2]
     s = max(0.5, min(2.0, h / 720))
     th = max(2, round(2 * s))
@@ -118,7 +118,7 @@ def draw(frame: np.ndarray, box: np.ndarray, tag: int | str, label: str, probs: 
     cv2.rectangle(frame, (x1, y1), (x2, y2), OUTLINE, th + 2 * max(1, th // 2), cv2.LINE_AA)
     cv2.rectangle(frame, (x1, y1), (x2, y2), c, th, cv2.LINE_AA)
     conf = float(probs[labels.index(label)]) if label in labels else 0.0
-    text = f"{face_tag(tag) if isinstance(tag, int | np.integer) else tag} {label} {conf * 100:.0f}%"
+    text = f"{tag} {label} {conf * 100:.0f}%"
     fs = max(0.4, 0.55 * s)
     tt = 1 if s < 1.2 else 2
     (tw, tht), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, fs, tt)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -143,7 +143,7 @@ class FrameSource(Protocol):
 
 
 class FaceDetector(Protocol):
-    def detect(self, frames: np.ndarray, times: list[FrameTime]) -> Faces: ...
+    def detect(self, frames: Sequence[np.ndarray], times: list[FrameTime]) -> Faces: ...
 
 
 class CropClassifier(Protocol):
@@ -221,10 +221,8 @@ def run_frame_loop(
         for d, idx in groups:
             if not idx:
                 continue
-            frames = [window[k][1] for k in idx]
-            # A list where the detector takes one (CenterFace): no copy of full-size frames.
-            batch = frames if getattr(d, "accepts_frame_lists", False) else np.stack(frames)
-            parts.append(d.detect(batch, [window[k][0] for k in idx]))
+            # A list of the frames, not a stacked copy of full-size frames: detectors take either.
+            parts.append(d.detect([window[k][1] for k in idx], [window[k][0] for k in idx]))
             if sizing is not None:
                 sizing.count(d, len(idx))
         found = Faces.concat(parts) if parts else Faces.empty()

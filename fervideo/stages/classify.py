@@ -30,7 +30,7 @@ import torch
 
 from fervideo.core.device import cpu_has_bf16, resolve_device
 from fervideo.core.errors import ModelError
-from fervideo.core.labels import CANONICAL, labels_from_id2label
+from fervideo.core.labels import canonical_union, labels_from_id2label
 from fervideo.modeling.calibration import read_temperature
 from fervideo.modeling.catalog import (
     DEFAULT_MODEL,
@@ -172,14 +172,12 @@ class EmotionClassifier:
             raise ModelError("no model given")
         self.device = resolve_device(device)
         self.members = [_Single(r, self.device, dtype) for r in refs]
-        union = {lab for m in self.members for lab in m.info.labels}
-        self.labels = [c for c in CANONICAL if c in union]
+        self.labels, self._index = canonical_union([m.info.labels for m in self.members])
         # GPUs want large batches to stay busy; on a CPU 64 is past the knee of the curve.
         self.batch_size = max(1, int(batch_size or (512 if self.device.type == "cuda" else 64)))
         self.tta = tta
         sizes = {m.info.input_size for m in self.members}
         self.input_size = max(sizes)
-        self._index = [np.array([self.labels.index(lab) for lab in m.info.labels]) for m in self.members]
         self._warm_up()
 
     def _warm_up(self) -> None:

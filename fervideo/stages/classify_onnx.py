@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from fervideo.core.errors import ModelError
-from fervideo.core.labels import CANONICAL, labels_from_id2label
+from fervideo.core.labels import canonical_union, labels_from_id2label
 from fervideo.modeling.calibration import read_temperature
 from fervideo.modeling.catalog import DEFAULT_MODEL, embedded_models, verify_weights
 from fervideo.modeling.data_config import data_config_from_dir, flip_tta, to_luminance
@@ -105,8 +105,7 @@ class OnnxEmotionClassifier:
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sess = ort.InferenceSession(str(onnx_file), sess_options=so, providers=["CPUExecutionProvider"])
         # Columns in canonical order, as EmotionClassifier gives them (the model's order may differ).
-        self.labels = [c for c in CANONICAL if c in set(labels)]
-        self._index = np.array([self.labels.index(lab) for lab in labels])
+        self.labels, (self._index,) = canonical_union([labels])
         self.input_size = self.data.input_size
         self.batch_size = max(1, int(batch_size or 64))
         self.tta = tta
@@ -156,9 +155,7 @@ class OnnxEnsemble:
 
     def __init__(self, refs: list[str], batch_size: int | None = None, tta: bool = False, threads: int | None = None) -> None:
         self.members = [OnnxEmotionClassifier(r, batch_size=batch_size, tta=tta, threads=threads) for r in refs]
-        union = {lab for m in self.members for lab in m.labels}
-        self.labels = [c for c in CANONICAL if c in union]
-        self._index = [np.array([self.labels.index(lab) for lab in m.labels]) for m in self.members]
+        self.labels, self._index = canonical_union([m.labels for m in self.members])
         self.input_size = max(m.input_size for m in self.members)
         self.batch_size = self.members[0].batch_size
         self.tta = tta

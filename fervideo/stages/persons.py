@@ -34,6 +34,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from fervideo.core.geometry import box_iou
 from fervideo.core.quality import face_size, frontal
 from fervideo.core.types import Faces
 
@@ -139,8 +140,6 @@ class Context:
 
     def similarity(self, other: Context) -> tuple[float, float]:
         """(IoU of the two relative boxes, correlation of the settings outside both faces)."""
-        from fervideo.core.geometry import box_iou
-
         iou = float(box_iou(self.box.astype(np.float64), other.box[None].astype(np.float64))[0])
         m = self.mask & other.mask
         if m.sum() < 0.5 * m.size:
@@ -335,9 +334,17 @@ def setting_relax(cand: list[int], tracks: dict[int, TrackFaces], cannot_link: n
     faces were seen at the same place in the same setting (``Context.same_setting``), else 1."""
     ctx = [max(tracks[t].samples, key=lambda s: s.quality).context for t in cand]
     out = np.ones((len(cand), len(cand)))
-    for i in range(len(cand)):
-        for j in range(i + 1, len(cand)):
-            if not cannot_link[i, j] and ctx[i] is not None and ctx[j] is not None and ctx[i].same_setting(ctx[j]):
+    have = [k for k, c in enumerate(ctx) if c is not None]
+    if len(have) < 2:
+        return out
+    # The place first, for all pairs at once (an hour of a multi-shot recording is thousands of
+    # tracks); the settings are compared only where the faces were at the same place.
+    rel = np.stack([ctx[k].box for k in have]).astype(np.float64)
+    for a, i in enumerate(have[:-1]):
+        iou = box_iou(rel[a], rel[a + 1 :])
+        for b in np.flatnonzero(iou >= SETTING_IOU):
+            j = have[a + 1 + b]
+            if not cannot_link[i, j] and ctx[i].same_setting(ctx[j]):
                 out[i, j] = out[j, i] = SETTING_RELAX
     return out
 

@@ -26,7 +26,7 @@ def test_box_stands_out_from_any_background(label, background):
     had 1.6 on light grey hair."""
     frame = np.empty((336, 596, 3), np.uint8)
     frame[:] = background
-    draw(frame, BOX, 1, label, _probs(LABELS.index(label)), LABELS)
+    draw(frame, BOX, "#1", label, _probs(LABELS.index(label)), LABELS)
     x1, y_mid = int(BOX[0]), int((BOX[1] + BOX[3]) / 2)
     band = frame[y_mid, x1 - 6:x1 + 7]
     best = max(contrast_ratio(tuple(int(v) for v in px), background) for px in band)
@@ -37,7 +37,7 @@ def test_bars_are_labelled_and_tall_enough_at_336_pixels():
     h, w = 336, 596
     frame = np.full((h, w, 3), 128, np.uint8)
     k = LABELS.index("surprise")
-    draw(frame, BOX, 1, "surprise", _probs(k), LABELS)
+    draw(frame, BOX, "#1", "surprise", _probs(k), LABELS)
     bp = bar_panel((h, w), BOX, LABELS)
     assert len(bp.bars) == len(LABELS) == len(bp.labels)
     for (lx1, ly1, lx2, ly2), (bx1, by1, bx2, by2), lab in zip(bp.labels, bp.bars, LABELS):
@@ -54,7 +54,7 @@ def test_bars_are_labelled_and_tall_enough_at_336_pixels():
 def test_panel_stays_inside_the_frame_at_the_edges():
     for box in ([260.0, 170.0, 318.0, 238.0], [0.0, 0.0, 60.0, 80.0], [250.0, 100.0, 330.0, 200.0], [400.0, 0.0, 500.0, 90.0]):
         frame = np.zeros((240, 320, 3), np.uint8)
-        draw(frame, np.array(box), 3, "happy", _probs(3), LABELS)  # no exception at the borders
+        draw(frame, np.array(box), "P2 #3", "happy", _probs(3), LABELS)  # no exception at the borders
         x1, y1, x2, y2 = bar_panel((240, 320), np.array(box), LABELS).panel
         assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 240
 

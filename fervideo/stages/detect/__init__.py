@@ -6,7 +6,7 @@ boxes, scores and 5 landmarks in the frames' pixel coordinates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -20,7 +20,9 @@ from fervideo.core.types import Faces, FrameTime
 class Detector(Protocol):
     name: str
 
-    def detect(self, frames: np.ndarray, times: list[FrameTime]) -> Faces: ...
+    def detect(self, frames: Sequence[np.ndarray], times: list[FrameTime]) -> Faces:
+        """Faces in RGB frames of one size: a stacked (B, H, W, 3) array or a list of (H, W, 3)."""
+        ...
 
 
 _REGISTRY: dict[str, tuple[str, Callable[..., Detector]]] = {}

@@ -108,7 +108,6 @@ def _torch_cuda(device: str) -> bool:
 @register("centerface")
 class CenterFaceDetector:
     name = "centerface"
-    accepts_frame_lists = True  # detect() takes a list of frames as well as one stacked array
 
     def __init__(self, size: int = 320, threshold: float = 0.5, nms_threshold: float = 0.3, device: str = "auto",
                  threads: int | None = None, runtime: str = "auto", **_: object) -> None:

@@ -8,13 +8,19 @@ default detector, which needs no download.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
 from fervideo.core.errors import BackendError
 from fervideo.core.types import Faces, FrameTime
 from fervideo.stages.detect import ort_providers, register
-from fervideo.stages.insightface_pack import PACK, ensure_pack, find_pack_file, model_root
+from fervideo.stages.insightface_pack import (
+    PACK,
+    ensure_pack,
+    find_pack_file,
+    model_root,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +40,7 @@ class SCRFDDetector:
         self.size = int(size)
         self.model.prepare(ctx_id=ctx, input_size=(self.size, self.size), det_thresh=threshold, nms_thresh=nms_threshold)
 
-    def detect(self, frames: np.ndarray, times: list[FrameTime]) -> Faces:
+    def detect(self, frames: Sequence[np.ndarray], times: list[FrameTime]) -> Faces:
         parts = []
         for f, t in zip(frames, times):
             bgr = np.ascontiguousarray(f[..., ::-1])
