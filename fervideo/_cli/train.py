@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -108,9 +109,17 @@ def train(
                 prog.update(task, description=f"epoch {r.epoch + 1}", completed=0)
 
             summary = run_train(tr, va, out, cfg, resume=resume, on_epoch=on_epoch, on_step=on_step, votes=vt, val_votes=vv)
-        write_card(out, summary, command=" ".join(["fervideo", *sys.argv[1:]]), train_source=str(data), val_source=str(val))
+        command = " ".join(["fervideo", *sys.argv[1:]])
+        write_card(out, summary, command=command, train_source=str(data), val_source=str(val))
         console.print(f"best epoch {summary['best_epoch']}: val accuracy {summary['val']['accuracy']:.4f}, "
                       f"macro-F1 {summary['val']['macro_f1']:.4f} -> {out}")
+        if vt is not None:
+            head_dir = votes_out or out / "ferplus"
+            head = json.loads((head_dir / "training.json").read_text())
+            write_card(head_dir, head, command=command, train_source=f"{data} with the FER+ votes of {votes}",
+                       val_source=f"{val} relabelled by the FER+ majority of {val_votes}", votes_head=True)
+            console.print(f"vote head, best epoch {head['best_epoch']}: FER+ val majority accuracy "
+                          f"{head['val']['accuracy']:.4f}, macro-F1 {head['val']['macro_f1']:.4f} -> {head_dir}")
     except FervideoError as exc:
         fail(exc, verbose)
 
@@ -186,6 +195,8 @@ def calibrate(
     model_dir: Annotated[Path, typer.Argument(help="Local model directory (Hugging Face format) to calibrate in place")],
     val: Annotated[Path, typer.Option(help="Validation data (class-folder tree, FER-2013 .csv or .parquet)")],
     usage: Annotated[str | None, typer.Option(help="FER-2013 CSV: keep rows with this Usage")] = None,
+    votes: Annotated[Path | None, typer.Option(help="FER+ vote table for VAL (Parquet, matched by source_name): "
+                                               "fit on the FER+ majority labels (a vote head's)")] = None,
     write: Annotated[bool, typer.Option("--write/--dry-run", help="store the temperature and update the card")] = True,
     force: Annotated[bool, typer.Option(help="store the temperature even where it does not lower the held-out ECE")] = False,
     batch_size: int = 256,
@@ -199,8 +210,12 @@ def calibrate(
     from fervideo.train.data import load_dataset
 
     try:
-        res = run_calibrate(model_dir, load_dataset(val, usage=usage, size=None), device=device, batch_size=batch_size,
-                            write=write, force=force)
+        data_set = load_dataset(val, usage=usage, size=None)
+        if votes is not None:
+            from fervideo.train.votes import load_votes, with_majority_labels
+
+            data_set = with_majority_labels(data_set, load_votes(votes, val))
+        res = run_calibrate(model_dir, data_set, device=device, batch_size=batch_size, write=write, force=force)
         console.print(f"{model_dir}: temperature {res.temperature:.3f} on {res.n} images; expected calibration error "
                       f"({res.bins} bins) {res.ece_before:.4f} -> {res.ece_after:.4f} "
                       f"(held-out halves {res.ece_after_heldout:.4f}); NLL {res.nll_before:.4f} -> {res.nll_after:.4f}")

@@ -21,10 +21,12 @@ def _architecture(config: dict) -> str:
 
 
 def write_card(out: Path, summary: dict, *, command: str, train_source: str, val_source: str, extra: str = "",
-               crops_per_s: float | None = None) -> Path:
+               crops_per_s: float | None = None, votes_head: bool = False) -> Path:
     """Write ``README.md`` (the card) and ``card.json`` into a trained model directory.
 
-    ``crops_per_s`` is measured here (CPU, batch 64) when not given.
+    ``crops_per_s`` is measured here (CPU, batch 64) when not given. ``votes_head``: the
+    model is the FER+ vote head of a run, selected on FER+ majority accuracy, and its history
+    shows that head's scores next to the FER-2013 head's.
     """
     out = Path(out)
     if crops_per_s is None:
@@ -57,17 +59,31 @@ def write_card(out: Path, summary: dict, *, command: str, train_source: str, val
     code = ("- `configuration_fervit.py`, `modeling_fervit.py` and `auto_map` in `config.json`: the model's code, so plain "
             "transformers loads it without fervideo (`pipeline(\"image-classification\", model=DIR, trust_remote_code=True)`)\n"
             if (out / "modeling_fervit.py").exists() else "")
+    with_votes = any(h.get("votes_accuracy") is not None for h in summary["history"])
+
+    def _votes(h: dict) -> str:
+        if not with_votes:
+            return ""
+        if h.get("votes_accuracy") is None:
+            return " - | - |"
+        return f" {h['votes_accuracy']:.4f} | {h['votes_macro_f1']:.4f} |"
+
+    hist_head = ("| epoch | train loss | FER-2013 val accuracy | val macro-F1 |"
+                 + (" FER+ val majority accuracy | FER+ macro-F1 |" if with_votes else "") + " seconds |\n|"
+                 + "---|" * (7 if with_votes else 5))
     hist = "\n".join(
-        f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_accuracy']:.4f} | {h['val_macro_f1']:.4f} | {h['seconds']:.0f} |"
+        f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_accuracy']:.4f} | {h['val_macro_f1']:.4f} |{_votes(h)} {h['seconds']:.0f} |"
         for h in summary["history"]
     )
+    ferplus_licence = " The FER+ labels are microsoft/FERPlus's, MIT License." if with_votes else ""
+    selection = ("best FER+ majority accuracy of the vote head" if votes_head else "best val macro-F1") + ", EMA weights"
     text = f"""# {out.name}
 
 Facial-expression classifier for `fervideo analyze --model {out}`.
 
 - **Architecture**: {arch}; {summary['parameters']:,} parameters; input {side}x{side} {colour}.
 - **Classes**: {', '.join(classes)}
-- **Training data**: `{train_source}`; model selection on `{val_source}` (best val macro-F1, EMA weights).
+- **Training data**: `{train_source}`; model selection on `{val_source}` ({selection}).
 - **Recipe** (exact command, seed {cfg['seed']}):
 
 ```
@@ -93,19 +109,19 @@ Confusion matrix (rows true, columns predicted):
 
 ## Training history
 
-| epoch | train loss | val accuracy | val macro-F1 | seconds |
-|---|---|---|---|---|
+{hist_head}
 {hist}
 {extra}
 ## Files
 
 - `model.safetensors` sha256 `{sha}`
-{code}- License: the weights are the project's own (MIT, like the code); FER-2013 is a research data set, check its terms for your use.
+{code}- License: the weights are the project's own (MIT, like the code); FER-2013 is a research data set, check its terms for your use.{ferplus_licence}
 """
     (out / "README.md").write_text(text)
     card = {
         "sha256": sha,
-        "val": {"accuracy": val["accuracy"], "macro_f1": val["macro_f1"], "source": val_source},
+        "val": {"accuracy": val["accuracy"], "macro_f1": val["macro_f1"], "source": val_source,
+                **({"labels": "FER+ majority"} if votes_head else {})},
         "parameters": summary["parameters"],
         "classes": classes,
         "crops_per_s_cpu": round(crops_per_s, 1),
