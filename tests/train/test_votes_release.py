@@ -6,53 +6,19 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from ferplus_data import fer_split
 from typer.testing import CliRunner
 
 from fervideo._cli import app
-from fervideo.train.data import encode_png
-from fervideo.train.votes import VOTE_COLUMNS
 
 runner = CliRunner()
 
 
-def _split(tmp_path, name: str, n: int, seed: int):
-    """FER-2013-like rows (happy / sad by which half is bright) and FER+ votes for them.
-
-    The votes disagree with the FER-2013 label on every fifth image (FER+ re-labelled about a
-    quarter of FER-2013), and the last rows have a tie, so no majority: they must not count."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    imgs = rng.integers(0, 60, (n, 48, 48), dtype=np.uint8)
-    imgs[y == 0, :24] += 150
-    imgs[y == 1, 24:] += 150
-    names = [f"{name}{i:06d}.png" for i in range(n)]
-    labels = np.array(["happy", "sad"])[y]
-    data = tmp_path / f"{name}.parquet"
-    pq.write_table(pa.table({"image": [encode_png(i) for i in imgs], "label": labels.tolist(), "source_name": names}), data)
-    col = {c: np.zeros(n, np.int64) for c in [*VOTE_COLUMNS, "votes_unknown", "votes_nf"]}
-    majority = np.where(y == 0, "votes_happiness", "votes_sadness")
-    majority[::5] = "votes_neutral"  # FER+ says neutral where FER-2013 said happy or sad
-    for i, m in enumerate(majority):
-        col[m][i] = 8
-        col["votes_anger"][i] = 2
-    tie = slice(n - 4, n)
-    for c in col:
-        col[c][tie] = 0
-    col["votes_happiness"][tie] = 5
-    col["votes_sadness"][tie] = 5
-    votes = tmp_path / f"{name}-votes.parquet"
-    pq.write_table(pa.table({**col, "source_name": names}), votes)
-    return data, votes, majority
-
-
 @pytest.mark.slow
 def test_vote_head_is_trained_carded_released_and_calibrated_on_majority_labels(tmp_path):
-    train, train_votes, _ = _split(tmp_path, "train", 160, 0)
-    val, val_votes, val_majority = _split(tmp_path, "val", 60, 1)
+    train, train_votes, _ = fer_split(tmp_path, "train", 160, 0)
+    val, val_votes, val_majority = fer_split(tmp_path, "val", 60, 1)
     run = tmp_path / "run"
     r = runner.invoke(app, ["train", str(train), "--val", str(val), "--out", str(run), "--votes", str(train_votes),
                             "--val-votes", str(val_votes), "--epochs", "2", "--batch-size", "32", "--hidden-size", "32",
