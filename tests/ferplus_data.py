@@ -35,8 +35,8 @@ def fer_split(directory: Path, name: str, n: int, seed: int, votes_dir: Path | N
         col[m][i] = 8
         col["votes_anger"][i] = 2
     tie = slice(n - 4, n)
-    for c in col:
-        col[c][tie] = 0
+    for v in col.values():
+        v[tie] = 0
     col["votes_happiness"][tie] = 5
     col["votes_sadness"][tie] = 5
     votes_dir = votes_dir or directory
