@@ -8,6 +8,10 @@ Requirements on a bare CUDA machine (Python 3.10+, an NVIDIA driver), from the r
     #           of the torch rebuild of its graph; needs the matching CUDA/cuDNN libraries)
     python bench/gpu.py
 
+On a machine without network whose image already has CUDA torch and the scientific stack (the
+project's lent GPU machines), carry the few missing wheels instead: ``recipes/gpu_wheels.sh``
+says how (not yet run on such a machine).
+
 What it prints (every number measured in this run; nothing is estimated):
 
 1. the device (GPU name, torch and CUDA versions, onnxruntime providers);
