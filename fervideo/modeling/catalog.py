@@ -138,9 +138,12 @@ class ModelEntry:
     source: str
     sha256: str | None = None
     parameters: int | None = None
+    val_labels: str | None = None  # what val_accuracy was scored against where not the data's own labels ("FER+ majority")
 
     def fmt_acc(self) -> str:
-        return f"{self.val_accuracy:.3f}" if self.val_accuracy is not None else "-"
+        if self.val_accuracy is None:
+            return "-"
+        return f"{self.val_accuracy:.3f}" + (f" ({self.val_labels})" if self.val_labels else "")
 
     def fmt_speed(self) -> str:
         return f"{self.crops_per_s:.0f}" if self.crops_per_s is not None else "-"
@@ -166,7 +169,7 @@ def _entry(name: str, d: Path, source: str) -> ModelEntry:
         name=name, path=str(d), classes=classes, input_size=int(size),
         val_accuracy=(card.get("val") or {}).get("accuracy"), crops_per_s=card.get("crops_per_s_cpu"),
         license=card.get("license", "see the model's card"), source=card.get("source", source),
-        sha256=card.get("sha256"), parameters=card.get("parameters"),
+        sha256=card.get("sha256"), parameters=card.get("parameters"), val_labels=(card.get("val") or {}).get("labels"),
     )
 
 

@@ -21,7 +21,7 @@ from fervideo.modeling.remote_code import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "models" / "fervit-fer2013"
+SHIPPED_MODELS = sorted(d for d in (ROOT / "models").iterdir() if (d / "config.json").exists())
 
 # Run in a child: fervideo cannot be imported there at all (a meta-path hook refuses it), so the
 # model must come from the files in its directory. Prints the pipeline's scores per directory.
@@ -127,16 +127,21 @@ def test_a_trained_and_exported_model_loads_with_plain_transformers(tmp_path):
     assert max(got[str(hot)].values()) > max(got[str(out)].values())  # T < 1 sharpens
 
 
+def test_the_default_is_shipped():
+    assert "fervit-fer2013" in [d.name for d in SHIPPED_MODELS]
+
+
 @pytest.mark.slow
-def test_the_shipped_default_ships_current_code_and_loads_without_fervideo(tmp_path):
-    config = json.loads((SHIPPED / "config.json").read_text())
+@pytest.mark.parametrize("shipped", SHIPPED_MODELS, ids=[d.name for d in SHIPPED_MODELS])
+def test_every_shipped_model_ships_current_code_and_loads_without_fervideo(tmp_path, shipped):
+    config = json.loads((shipped / "config.json").read_text())
     assert config.get("auto_map") == AUTO_MAP
     for name, text in render().items():
-        assert (SHIPPED / name).read_text() == text, (
-            f"{SHIPPED / name} is stale: run python -m fervideo.modeling.remote_code {SHIPPED.relative_to(ROOT)}")
+        assert (shipped / name).read_text() == text, (
+            f"{shipped / name} is stale: run python -m fervideo.modeling.remote_code {shipped.relative_to(ROOT)}")
     face = _face(1)
-    got = _plain_transformers(tmp_path, face, SHIPPED)[str(SHIPPED)]
-    want = _fervideo_probs(SHIPPED, face)
+    got = _plain_transformers(tmp_path, face, shipped)[str(shipped)]
+    want = _fervideo_probs(shipped, face)
     for label, p in want.items():
         assert got[label] == pytest.approx(p, abs=1e-4)
 
