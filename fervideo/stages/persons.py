@@ -104,6 +104,21 @@ SETTING_IOU, SETTING_CORRELATION = 0.3, 0.85
 #: (dlib: 0.50 instead of 0.40, still below dlib's own 0.6 for one person): the camera came
 #: back to the same framing of the same seat, which is the same person unless people moved.
 SETTING_RELAX = 1.25
+#: Small faces join only closer: a pair's threshold is multiplied by ``small_face_factor`` of
+#: the smaller of the two tracks' faces (1 from ``FULL_FACE_PX`` up, ``SMALL_FACE_FACTOR`` at
+#: ``SMALL_FACE_PX`` and below, linear between). Measured with dlib on 600 FER-2013 val faces
+#: (48 px of real resolution, pasted into 640x360 frames at 96 px, through the detector and the
+#: gate: 462 faces, 106,491 pairs; bench/persons_small_faces.py): every pair below 0.31 was the
+#: same person (FER-2013's near-duplicates), but two different elderly people were 0.358 apart
+#: and different babies 0.373-0.399, where the issue's evidence on faces of 90 px and more had
+#: the first wrong merge at 0.42. 0.85 x 0.40 = 0.34 keeps the same margin below 0.358.
+SMALL_FACE_PX, FULL_FACE_PX, SMALL_FACE_FACTOR = 48.0, 90.0, 0.85
+
+
+def small_face_factor(face_px: np.ndarray | float) -> np.ndarray:
+    """Threshold multiplier (``SMALL_FACE_FACTOR``..1) for faces of ``face_px`` px (shorter box side)."""
+    w = np.clip((np.asarray(face_px, np.float64) - SMALL_FACE_PX) / (FULL_FACE_PX - SMALL_FACE_PX), 0.0, 1.0)
+    return SMALL_FACE_FACTOR + (1.0 - SMALL_FACE_FACTOR) * w
 
 
 @dataclass(frozen=True)
@@ -172,6 +187,7 @@ class Sample:
     jpeg: bytes
     face: Faces
     context: Context | None = None  # where in the frame, in what setting
+    face_px: float = 0.0  # the face's shorter side in the frame (before the patch was scaled down)
 
     @property
     def image(self) -> np.ndarray:
@@ -247,7 +263,8 @@ class FaceSampler:
             tf.samples.remove(worst)
         patch, origin, s = _cut(frame, face.boxes[0], 2.0, self.max_face)
         local = face.with_(boxes=(face.boxes - np.tile(origin, 2)) * s, landmarks=(face.landmarks - origin) * s)
-        tf.samples.append(Sample(q, t, _jpeg(patch, 95), local, Context.of(frame, face.boxes[0])))
+        tf.samples.append(Sample(q, t, _jpeg(patch, 95), local, Context.of(frame, face.boxes[0]),
+                                 float(face_size(face.boxes)[0])))
 
     def _thumb(self, frame: np.ndarray, box: np.ndarray) -> bytes:
         patch, _, _ = _cut(frame, box, 1.3, 4 * self.thumb_size)
@@ -329,6 +346,15 @@ def _embed_tracks(embedder: Embedder, cand: list[int], tracks: dict[int, TrackFa
     return {t: _mean(vec[owner == t], embedder.metric) for t in cand}, len(owner)
 
 
+def size_factor(cand: list[int], tracks: dict[int, TrackFaces]) -> np.ndarray:
+    """(n, n) threshold multipliers from the face sizes: ``small_face_factor`` of the smaller of
+    the two tracks' faces (each track's median over its samples), so a pair with a small face
+    joins only closer (``SMALL_FACE_PX``)."""
+    px = np.array([float(np.median([s.face_px for s in tracks[t].samples])) for t in cand])
+    f = small_face_factor(px)
+    return np.minimum(f[:, None], f[None, :])
+
+
 def setting_relax(cand: list[int], tracks: dict[int, TrackFaces], cannot_link: np.ndarray) -> np.ndarray:
     """(n, n) distance divisors: ``SETTING_RELAX`` for track pairs not on screen together whose best
     faces were seen at the same place in the same setting (``Context.same_setting``), else 1."""
@@ -381,7 +407,10 @@ def find_persons(faces: Faces, tracks: dict[int, TrackFaces], embedder: Embedder
         if len(cand) > 1:
             relax = setting_relax(cand, tracks, cannot)
             info.update(same_setting_pairs=int(np.triu(relax > 1, 1).sum()), setting_relax=SETTING_RELAX)
-            labels = cluster(np.stack([emb[t] for t in cand]), cannot, embedder.metric, threshold, relax)
+            sizes = size_factor(cand, tracks)
+            info.update(small_face_pairs=int(np.triu((sizes < 1) & ~cannot, 1).sum()),
+                        small_face_factor={"at_px": SMALL_FACE_PX, "factor": SMALL_FACE_FACTOR, "full_at_px": FULL_FACE_PX})
+            labels = cluster(np.stack([emb[t] for t in cand]), cannot, embedder.metric, threshold, relax * sizes)
             rep = {c: min(t for t, l2 in zip(cand, labels) if l2 == c) for c in set(labels.tolist())}
             group.update({t: rep[int(c)] for t, c in zip(cand, labels)})
     start = {g: min(spans[t][0] for t in ids if group[t] == g) for g in set(group.values())}

@@ -216,7 +216,8 @@ def _tracks_in(settings):
         parts.append(_rows(k, 2.0 * k, 2.0 * k + 1.0, box=tuple(box)))
         face = Faces(box[None], [float(k)], np.zeros((1, 5, 2)), [0], [2.0 * k])
         jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
-        tracks[k] = TrackFaces(samples=[Sample(0.9, 2.0 * k, jpeg, face, Context.of(frame, box))])
+        side = float(min(box[2] - box[0], box[3] - box[1]))
+        tracks[k] = TrackFaces(samples=[Sample(0.9, 2.0 * k, jpeg, face, Context.of(frame, box), face_px=side)])
     return Faces.concat(parts), tracks
 
 
@@ -234,6 +235,23 @@ def test_a_return_to_the_same_setting_joins_tracks_a_little_farther_apart():
         res = find_persons(faces, tracks, emb)
         assert len(set(res.person_of.values())) == persons, (dist, res.info)
     assert res.info["same_setting_pairs"] == 1 and res.info["setting_relax"] == SETTING_RELAX
+
+
+def test_small_faces_join_only_closer():
+    """0.37 apart: one person with faces of 90 px and more, two with 48 px faces (different
+    elderly people and babies were 0.358-0.399 apart at that resolution); 0.33 joins at any size."""
+    from fervideo.stages.persons import SMALL_FACE_FACTOR, small_face_factor
+
+    assert small_face_factor(48) == SMALL_FACE_FACTOR and small_face_factor(120) == 1.0
+    assert SMALL_FACE_FACTOR < small_face_factor(70) < 1.0
+    # different settings (no same-setting relaxation); faces of 100 x 120 px, then halved
+    big = [_setting(face_at=(100, 40, 200, 160), seed=1), _setting(face_at=(100, 40, 200, 160), seed=7)]
+    small = [(cv2.resize(f, (160, 120)), b / 2) for f, b in big]
+    for settings, dist, persons in ((big, 0.37, 1), (small, 0.37, 2), (small, 0.33, 1)):
+        faces, tracks = _tracks_in(settings)
+        res = find_persons(faces, tracks, _FixedEmbedder({1: np.zeros(4), 2: np.array([dist, 0, 0, 0])}))
+        assert len(set(res.person_of.values())) == persons, (dist, res.info)
+    assert res.info["small_face_pairs"] == 1
 
 
 def test_shot_reverse_shot_is_seen_as_the_same_setting(dlib_embedder):
