@@ -328,7 +328,9 @@ def train(
     start_epoch, best, history, bad, best_votes = 0, -1.0, [], 0, -1.0
     last = ckpt_dir / "last.pt"
     if resume and last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
+        # on the CPU: the generator states must be CPU tensors; weights and optimizer state are
+        # copied onto the model's device by load_state_dict
+        state = torch.load(last, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
