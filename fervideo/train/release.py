@@ -43,7 +43,8 @@ def release(run_dir: Path, model_dir: Path, val: Path, command: str, train_sourc
     summary = json.loads((run_dir / "training.json").read_text())
     # the card shows every epoch that was trained, not only up to the best; a vote head's
     # checkpoint is its run's (OUT/ferplus beside OUT/checkpoints)
-    for ckpt in (run_dir / "checkpoints" / "last.pt", run_dir.parent / "checkpoints" / "last.pt"):
+    ckpts = [run_dir / "checkpoints" / "last.pt"] + ([run_dir.parent / "checkpoints" / "last.pt"] if votes is not None else [])
+    for ckpt in ckpts:
         if ckpt.exists():
             summary["history"] = torch.load(ckpt, map_location="cpu", weights_only=False)["history"]
             break
