@@ -14,6 +14,7 @@ there, one call after the other (``carry: [".gpu-data"]``):
 
     python3 recipes/gpu_train.py start NAME [fervideo train options]   # starts, then follows up to 9 min
     python3 recipes/gpu_train.py follow NAME                           # follows up to 9 more minutes
+    python3 recipes/gpu_train.py stop NAME                             # ends it early (then follow packs it)
 
 ``start`` launches ``fervideo train`` (FER-2013 labels and FER+ votes, ``--device cuda``) in its
 own process session so it outlives the call, and every call ends by packing the best exports
@@ -34,9 +35,11 @@ a tiny model, which is how this script is tested.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -89,23 +92,54 @@ def start(name: str, train_args: list[str], root: Path, out: Path, device: str, 
     (d / "command.json").write_text(json.dumps(cmd))
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "PYTHONUNBUFFERED": "1",
            "COLUMNS": "120"}
+    # a shell in its own process session runs the training and leaves its exit status in ``rc``:
+    # the later calls that follow the run are not its parent and could not learn it otherwise
+    wrapper = ["sh", "-c", f'"$@"; echo $? > "{d / "rc"}.tmp" && mv "{d / "rc"}.tmp" "{d / "rc"}"', "sh", *cmd]
     with open(d / "train.log", "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True)
+        proc = subprocess.Popen(wrapper, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True)
     (d / "pid").write_text(str(proc.pid))
     print("started:", " ".join(cmd), flush=True)
     return follow(name, root, out, minutes)
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, d: Path) -> bool:
+    """The run is going on: no exit status written yet, and its process exists and is no zombie."""
+    if (d / "rc").exists():
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it where this process started it
+        return False
     try:
         os.kill(pid, 0)
     except OSError:
         return False
-    try:  # a finished child of this process is a zombie until reaped
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
+    try:  # a zombie (exited, not yet reaped by a parent that is gone) is not running
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return True
+
+
+def _rc(d: Path) -> int | None:
+    try:
+        return int((d / "rc").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def stop(name: str, root: Path) -> int:
+    """End a run early (its process group): the best exports so far stay; ``follow`` packs them."""
+    d = run_dir(root, name)
+    if not (d / "pid").exists():
+        raise SystemExit(f"no run {name!r} on this machine")
+    pid = int((d / "pid").read_text())
+    (d / "stopped").write_text("stopped by `stop`\n")
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)  # the wrapper shell leads the group: it and the training
+    for _ in range(100):
+        if not _alive(pid, d):
+            break
+        time.sleep(0.1)
+    print(f"stopped {name}", flush=True)
+    return 0
 
 
 def follow(name: str, root: Path, out: Path, minutes: float) -> int:
@@ -117,8 +151,9 @@ def follow(name: str, root: Path, out: Path, minutes: float) -> int:
     seen = 0
     deadline = time.time() + minutes * 60
     while True:
-        alive = _alive(pid)
-        lines = log.read_text(errors="replace").replace("\r", "\n").splitlines()
+        alive = _alive(pid, d)
+        text = log.read_text(errors="replace").replace("\r", "\n")
+        lines = text.split("\n")[:-1]  # complete lines only: the last may still be written
         for line in lines[seen:]:
             if line.lstrip().startswith(("epoch ", "best epoch", "vote head", "train:", "Error", "error", "Traceback")):
                 print(line.strip(), flush=True)
@@ -126,9 +161,13 @@ def follow(name: str, root: Path, out: Path, minutes: float) -> int:
         if not alive or time.time() > deadline:
             break
         time.sleep(min(20.0, max(0.5, deadline - time.time())))
-    print("training finished" if not alive else f"still training (pid {pid}); call follow again at once", flush=True)
+    rc, stopped = _rc(d), (d / "stopped").exists()
+    if alive:
+        print(f"still training (pid {pid}); call follow again at once", flush=True)
+    else:
+        print("training stopped early by `stop`" if stopped else f"training finished (exit status {rc})", flush=True)
     collect(name, root, out)
-    if not alive and "best epoch" not in log.read_text(errors="replace"):
+    if not alive and rc != 0 and not stopped:
         print("".join(log.read_text(errors="replace").splitlines(keepends=True)[-30:]), flush=True)
         return 1
     return 0
@@ -153,6 +192,13 @@ def _half(src: Path, dst: Path, history: list | None) -> None:
               metadata={"format": "pt"})
 
 
+def _best_epoch(model: Path) -> int | None:
+    try:
+        return int(json.loads((model / "training.json").read_text())["best_epoch"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def collect(name: str, root: Path, out: Path) -> None:
     d = run_dir(root, name)
     out.mkdir(parents=True, exist_ok=True)
@@ -162,16 +208,26 @@ def collect(name: str, root: Path, out: Path) -> None:
         print("no exported model yet (the first epoch has not ended)", flush=True)
         return
     stage = d / "collect"
-    shutil.rmtree(stage, ignore_errors=True)
-    history = None
-    ckpt = model / "checkpoints" / "last.pt"
-    if ckpt.exists():  # every epoch so far, for the card (training.json stops at the best one)
-        import torch
+    for attempt in range(5):  # the run may export a better epoch while this copies: then again
+        before = [_best_epoch(m) for m in (model, model / "ferplus")]
+        shutil.rmtree(stage, ignore_errors=True)
+        history = None
+        ckpt = model / "checkpoints" / "last.pt"
+        try:
+            if ckpt.exists():  # every epoch so far, for the card (training.json stops at the best one)
+                import torch
 
-        history = torch.load(ckpt, map_location="cpu", weights_only=False)["history"]
-    _half(model, stage / "model", history)
-    if (model / "ferplus" / "model.safetensors").exists():
-        _half(model / "ferplus", stage / "model" / "ferplus", history)
+                history = torch.load(ckpt, map_location="cpu", weights_only=False)["history"]
+            _half(model, stage / "model", history)
+            if (model / "ferplus" / "model.safetensors").exists():
+                _half(model / "ferplus", stage / "model" / "ferplus", history)
+        except Exception as exc:  # noqa: BLE001 - a file replaced under us; retried below
+            print(f"copy {attempt + 1} failed ({exc}); again", flush=True)
+            time.sleep(2.0)
+            continue
+        if [_best_epoch(m) for m in (model, model / "ferplus")] == before:
+            break
+        time.sleep(2.0)
     archive = d / f"{name}.tgz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(stage / "model", arcname="model")
@@ -208,6 +264,9 @@ def main() -> int:
     p = sub.add_parser("pack", help="here: FER-2013 + FER+ votes into .gpu-data/")
     p.add_argument("--shared", type=Path, default=SHARED)
     p.add_argument("--dest", type=Path, default=DATA)
+    p = sub.add_parser("stop", help="there: end a run early; follow then packs its best exports")
+    p.add_argument("name")
+    p.add_argument("--root", type=Path, default=Path("/tmp/fervideo-gpu"))
     for c in ("start", "follow"):
         p = sub.add_parser(c)
         p.add_argument("name")
@@ -231,6 +290,8 @@ def main() -> int:
         return start(a.name, rest, a.root, a.out, a.device, a.minutes, a.data)
     if a.cmd == "follow":
         return follow(a.name, a.root, a.out, a.minutes)
+    if a.cmd == "stop":
+        return stop(a.name, a.root)
     unpack(a.name, a.files_at, a.dest)
     return 0
 

@@ -2,7 +2,7 @@
 # The wheels bench/gpu.py needs on a lent GPU machine beyond what its image holds (CUDA torch,
 # transformers, onnxruntime, numpy, scipy, pyarrow, pandas, OpenCV, rich, typer, scikit-image
 # ... are there; nothing can be downloaded there). Run here, from the repository root:
-#     bash recipes/gpu_wheels.sh            # -> .whl/ (about 44 MB, git-ignored)
+#     bash recipes/gpu_wheels.sh            # -> .whl/ (42 MB, git-ignored)
 # then, in the device call (carry [".whl"]; with the repository's 6 MB this stays under the
 # 64 MiB that travel):
 #     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \

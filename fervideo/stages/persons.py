@@ -18,7 +18,10 @@ This stage joins them, conservatively, because a wrong merge mixes two people's 
    faces on screen at once) get a distance so large that no cluster can hold both. Tracks
    whose best faces were seen at the same place of the frame in the same setting (``Context``:
    the camera came back to the same framing, shot / reverse shot) may join up to
-   ``SETTING_RELAX`` thresholds apart. Tracks with no usable face stay their own person.
+   ``SETTING_RELAX`` thresholds apart. Pairs with a small face join only closer
+   (``small_face_factor``: low-resolution faces of different people come closer together), and
+   the same setting relaxes them less (``pair_factors``: at 48 px up to the threshold itself,
+   never above it). Tracks with no usable face stay their own person.
 
 ``match_across`` runs the same clustering over the persons of several videos, where the
 persons of one video are cannot-link (they were already kept apart there).
@@ -112,7 +115,18 @@ SETTING_RELAX = 1.25
 #: same person (FER-2013's near-duplicates), but two different elderly people were 0.358 apart
 #: and different babies 0.373-0.399, where the issue's evidence on faces of 90 px and more had
 #: the first wrong merge at 0.42. 0.85 x 0.40 = 0.34 keeps the same margin below 0.358.
+#: Measured with dlib; applied to every embedder as the conservative default.
 SMALL_FACE_PX, FULL_FACE_PX, SMALL_FACE_FACTOR = 48.0, 90.0, 0.85
+
+
+def pair_factors(relax: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per pair, how many thresholds apart its tracks may be: the same-setting relaxation times
+    the small-face factor, capped so that the relaxation fades with the face size: a pair of
+    48 px faces in the same setting joins at most one threshold apart (the setting is evidence
+    of one person, not enough to join faces whose embeddings are that noisy farther apart),
+    a pair of 90 px faces up to ``SETTING_RELAX`` thresholds, linearly between."""
+    w = np.clip((sizes - SMALL_FACE_FACTOR) / (1.0 - SMALL_FACE_FACTOR), 0.0, 1.0)
+    return np.minimum(relax * sizes, 1.0 + (relax - 1.0) * w)
 
 
 def small_face_factor(face_px: np.ndarray | float) -> np.ndarray:
@@ -290,7 +304,7 @@ def cluster(emb: np.ndarray, cannot_link: np.ndarray, metric: str, threshold: fl
     that would put such a pair in one cluster happens above the threshold, and the cut undoes it.
     ``relax`` (n, n), where given, divides each pair's distance (1 = as measured): pairs with
     other evidence of one person (``SETTING_RELAX`` for the same setting) join up to that
-    many thresholds apart.
+    many thresholds apart, pairs with a small face (``pair_factors``) only closer.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import pdist, squareform
@@ -410,7 +424,7 @@ def find_persons(faces: Faces, tracks: dict[int, TrackFaces], embedder: Embedder
             sizes = size_factor(cand, tracks)
             info.update(small_face_pairs=int(np.triu((sizes < 1) & ~cannot, 1).sum()),
                         small_face_factor={"at_px": SMALL_FACE_PX, "factor": SMALL_FACE_FACTOR, "full_at_px": FULL_FACE_PX})
-            labels = cluster(np.stack([emb[t] for t in cand]), cannot, embedder.metric, threshold, relax * sizes)
+            labels = cluster(np.stack([emb[t] for t in cand]), cannot, embedder.metric, threshold, pair_factors(relax, sizes))
             rep = {c: min(t for t, l2 in zip(cand, labels) if l2 == c) for c in set(labels.tolist())}
             group.update({t: rep[int(c)] for t, c in zip(cand, labels)})
     start = {g: min(spans[t][0] for t in ids if group[t] == g) for g in set(group.values())}

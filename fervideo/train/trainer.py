@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -485,15 +486,28 @@ def _classifier_linear(model) -> torch.nn.Linear:
 
 
 def _export(model, processor, out: Path, classes: list[str], m: Metrics, cfg: TrainConfig, history: list[dict], rows: slice | None = None) -> None:
-    """Write the HF directory: weights first, then the summary. A card of earlier weights is removed."""
+    """Write the HF directory: weights first, then the summary. A card of earlier weights is removed.
+
+    Every file is written into a staging folder and moved into place with ``os.replace``, so a
+    reader (another process copying the best model while the run goes on) never sees a file
+    half written."""
+    import shutil
+    import tempfile
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "card.json").unlink(missing_ok=True)
     model = _head_model(model, classes, rows or slice(0, len(classes)))
-    model.save_pretrained(out, safe_serialization=True)
-    processor.save_pretrained(out)
-    from fervideo.modeling.remote_code import write_remote_code
+    stage = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    try:
+        model.save_pretrained(stage, safe_serialization=True)
+        processor.save_pretrained(stage)
+        from fervideo.modeling.remote_code import write_remote_code
 
-    write_remote_code(out)  # FerViT: its code + auto_map, so plain transformers loads the directory
+        write_remote_code(stage)  # FerViT: its code + auto_map, so plain transformers loads the directory
+        for f in sorted(stage.iterdir(), key=lambda f: f.name == "model.safetensors", reverse=True):  # weights first
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     best_epoch = history[-1]["epoch"]
     summary = {
         "best_epoch": best_epoch,
@@ -503,4 +517,6 @@ def _export(model, processor, out: Path, classes: list[str], m: Metrics, cfg: Tr
         "classes": classes,
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }
-    (out / "training.json").write_text(json.dumps(summary, indent=2))
+    tmp = out / "training.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    os.replace(tmp, out / "training.json")

@@ -254,6 +254,21 @@ def test_small_faces_join_only_closer():
     assert res.info["small_face_pairs"] == 1
 
 
+def test_the_same_setting_brings_small_faces_up_to_the_threshold_not_above():
+    """Large faces in the same setting join up to 1.25 thresholds (0.45 -> one person); 48 px
+    faces in the same setting only up to the threshold itself (0.38 joins, 0.42 does not)."""
+    from fervideo.stages.persons import pair_factors
+
+    np.testing.assert_allclose(pair_factors(np.array([1.25, 1.25, 1.0]), np.array([1.0, 0.85, 0.85])), [1.25, 1.0, 0.85])
+    big = [_setting(face_at=(100, 40, 200, 160)), _setting(face_at=(100, 40, 200, 160))]  # the same setting twice
+    small = [(cv2.resize(f, (128, 96)), b * 0.4) for f, b in big]  # 40 x 48 px faces
+    for settings, dist, persons in ((big, 0.45, 1), (small, 0.38, 1), (small, 0.42, 2)):
+        faces, tracks = _tracks_in(settings)
+        res = find_persons(faces, tracks, _FixedEmbedder({1: np.zeros(4), 2: np.array([dist, 0, 0, 0])}))
+        assert res.info["same_setting_pairs"] == 1, res.info
+        assert len(set(res.person_of.values())) == persons, (dist, res.info)
+
+
 def test_shot_reverse_shot_is_seen_as_the_same_setting(dlib_embedder):
     """Through the detector and the sampler: A in setting X, B in setting Y, A in X again (a fixed
     camera each). The two shots of A are found in the same setting, B's in neither; A is one person."""
