@@ -202,6 +202,7 @@ def persons_schema(labels: list[str], metadata: dict | None = None) -> pa.Schema
         pa.field("end_s", pa.float64()),
         pa.field("screen_s", pa.float64()),
         pa.field("frames", pa.int32()),
+        pa.field("face_px", pa.float32()),  # median face size (shorter box side, px) over the person's rows
         pa.field("dominant", pa.string()),
     ]
     fields += [pa.field(f"share_{c}", pa.float32()) for c in labels]
@@ -238,6 +239,7 @@ def persons_table(video: str, timeline: pa.Table, labels: list[str], metadata: d
             "end_s": float(g["time_s"].max()),
             "screen_s": float((tracks["max"] - tracks["min"]).sum()),  # one person's tracks never overlap
             "frames": int(len(g)),
+            "face_px": float(g["face_px"].median()),
             "dominant": str(counts.index[0]),
             "thumbnail": thumbs.get(int(tracks["size"].idxmax())),
             "track_thumbnails": [thumbs.get(int(t)) for t in tracks.index],

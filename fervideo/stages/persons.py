@@ -445,15 +445,23 @@ def gate_settings(sampler: FaceSampler) -> dict:
     return {"per_track": sampler.per_track, "min_gap_s": sampler.min_gap, **asdict(sampler.gate)}
 
 
-def match_across(groups: list[np.ndarray], metric: str, threshold: float) -> list[np.ndarray]:
+def match_across(groups: list[np.ndarray], metric: str, threshold: float,
+                 face_px: list[np.ndarray] | None = None) -> list[np.ndarray]:
     """Study-wide person labels for the persons of several videos (one (n_i, D) array per video).
 
     Persons of one video never share a label: they were kept apart there (cannot-link).
+    ``face_px`` (per video, one face size per person; NaN where unknown) makes pairs with a
+    small face join only closer, as within a video (``small_face_factor``).
     Returns one int array per video; labels are 0..k-1 over the study.
     """
     sizes = [len(g) for g in groups]
     if sum(sizes) == 0:
         return [np.zeros(0, np.int64) for _ in groups]
     video = np.repeat(np.arange(len(groups)), sizes)
-    labels = cluster(np.concatenate([g for g in groups if len(g)]), video[:, None] == video[None, :], metric, threshold)
+    relax = None
+    if face_px is not None:
+        px = np.concatenate([np.asarray(f, np.float64) for f in face_px])
+        f = np.where(np.isnan(px), 1.0, small_face_factor(np.nan_to_num(px, nan=FULL_FACE_PX)))
+        relax = np.minimum(f[:, None], f[None, :])
+    labels = cluster(np.concatenate([g for g in groups if len(g)]), video[:, None] == video[None, :], metric, threshold, relax)
     return np.split(labels, np.cumsum(sizes)[:-1])

@@ -72,12 +72,14 @@ def match_across_videos(out: Path, persons: pd.DataFrame) -> pd.Series:
                           "analyse them again with the same --embedder and --person-threshold")
     _, metric, threshold = kinds.pop()
     has = persons["embedding"].notna()
-    groups, index = [], []
+    groups, index, sizes = [], [], []
     for _, g in persons[has].groupby("folder", sort=True):
         groups.append(np.stack([np.asarray(e, np.float32) for e in g["embedding"]]))
         index.append(g.index)
+        # small faces join only closer, as within a video (tables from before face_px: as large)
+        sizes.append(g["face_px"].to_numpy(np.float64) if "face_px" in g else np.full(len(g), np.nan))
     labels = pd.Series(-1, index=persons.index)
-    for idx, lab in zip(index, match_across(groups, metric, float(threshold))):
+    for idx, lab in zip(index, match_across(groups, metric, float(threshold), sizes)):
         labels.loc[idx] = lab
     lone = persons.index[~has]  # no usable face: a study person of its own
     labels.loc[lone] = labels.max() + 1 + np.arange(len(lone))

@@ -173,6 +173,16 @@ def test_match_across_never_joins_two_persons_of_one_video():
     assert a[0] != a[1] and b[0] in (a[0], a[1])
 
 
+def test_match_across_holds_small_faces_to_a_tighter_threshold():
+    """Two persons of two videos 0.37 apart: one study person with large faces (or sizes
+    unknown, as in tables from before the face_px column), two where one face is 48 px."""
+    x, y = np.zeros((1, 4)), np.array([[0.37, 0, 0, 0]])
+    for sizes, same in ((None, True), ([np.array([120.0]), np.array([100.0])], True),
+                        ([np.array([np.nan]), np.array([np.nan])], True), ([np.array([48.0]), np.array([120.0])], False)):
+        a, b = match_across([x, y], "euclidean", 0.4, sizes)
+        assert (a[0] == b[0]) == same, sizes
+
+
 def _setting(face_at=(120, 60, 200, 160), seed=0, size=(240, 320)):
     """A frame: a textured setting (seeded) with a flat face-sized patch at ``face_at``."""
     rng = np.random.default_rng(seed)
