@@ -3,7 +3,7 @@
 # transformers, onnxruntime, numpy, scipy, pyarrow, pandas, OpenCV, rich, typer, scikit-image
 # ... are there; nothing can be downloaded there). Run here, from the repository root:
 #     bash recipes/gpu_wheels.sh            # -> .whl/ (42 MB, git-ignored)
-# then, in the device call (carry [".whl"]; with the repository's 6 MB this stays under the
+# then, in the device call (carry [".whl"]; with the repository's 15 MB this stays under the
 # 64 MiB that travel):
 #     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
 #         --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD && python3 bench/gpu.py

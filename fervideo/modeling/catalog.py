@@ -18,7 +18,7 @@ DEFAULT_MODEL = "fervit-fer2013"
 
 def models_dirs() -> list[Path]:
     """Where embedded models are looked up: $FERVIDEO_MODELS, the source checkout, the install
-    prefix (a wheel installs the default model into <prefix>/share/fervideo/models), and
+    prefix (a wheel installs the models of models/ into <prefix>/share/fervideo/models), and
     wherever the installed distribution's record says it went (``pip install --user``)."""
     dirs = []
     if os.environ.get("FERVIDEO_MODELS"):

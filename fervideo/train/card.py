@@ -92,7 +92,7 @@ Facial-expression classifier for `fervideo analyze --model {out}`.
 
 ## Speed
 
-{crops_per_s:.0f} face crops/s on this machine's CPU ({cpu}, batch 64, best of 3 over 2048 crops), as `fervideo analyze` runs it: the whole model in bf16 on CPUs with native bf16 (AVX512-BF16 or AMX), fp32 otherwise.
+{crops_per_s:.0f} face crops/s on this machine's CPU ({cpu}, batch 64, best of 3 over 2048 crops), in torch, as `fervideo evaluate` (and `analyze --classifier-runtime torch`) runs it: the whole model in bf16 on CPUs with native bf16 (AVX512-BF16 or AMX), fp32 otherwise; `fervideo analyze` runs a local model on onnxruntime in fp32 by default.
 
 ## Measured on the validation set (epoch {summary['best_epoch']})
 
