@@ -135,6 +135,14 @@ def small_face_factor(face_px: np.ndarray | float) -> np.ndarray:
     return SMALL_FACE_FACTOR + (1.0 - SMALL_FACE_FACTOR) * w
 
 
+def pair_size_factors(face_px: np.ndarray) -> np.ndarray:
+    """(n, n) threshold multipliers for n faces of ``face_px`` px: ``small_face_factor`` of the
+    smaller face of each pair; a size that is not known (NaN) counts as large."""
+    px = np.asarray(face_px, np.float64)
+    f = small_face_factor(np.where(np.isnan(px), FULL_FACE_PX, px))
+    return np.minimum(f[:, None], f[None, :])
+
+
 @dataclass(frozen=True)
 class Context:
     """Where and in what setting a face was seen: its box in frame-relative coordinates (0-1)
@@ -364,9 +372,7 @@ def size_factor(cand: list[int], tracks: dict[int, TrackFaces]) -> np.ndarray:
     """(n, n) threshold multipliers from the face sizes: ``small_face_factor`` of the smaller of
     the two tracks' faces (each track's median over its samples), so a pair with a small face
     joins only closer (``SMALL_FACE_PX``)."""
-    px = np.array([float(np.median([s.face_px for s in tracks[t].samples])) for t in cand])
-    f = small_face_factor(px)
-    return np.minimum(f[:, None], f[None, :])
+    return pair_size_factors(np.array([float(np.median([s.face_px for s in tracks[t].samples])) for t in cand]))
 
 
 def setting_relax(cand: list[int], tracks: dict[int, TrackFaces], cannot_link: np.ndarray) -> np.ndarray:
@@ -458,10 +464,6 @@ def match_across(groups: list[np.ndarray], metric: str, threshold: float,
     if sum(sizes) == 0:
         return [np.zeros(0, np.int64) for _ in groups]
     video = np.repeat(np.arange(len(groups)), sizes)
-    relax = None
-    if face_px is not None:
-        px = np.concatenate([np.asarray(f, np.float64) for f in face_px])
-        f = np.where(np.isnan(px), 1.0, small_face_factor(np.nan_to_num(px, nan=FULL_FACE_PX)))
-        relax = np.minimum(f[:, None], f[None, :])
+    relax = pair_size_factors(np.concatenate([np.asarray(f, np.float64) for f in face_px])) if face_px is not None else None
     labels = cluster(np.concatenate([g for g in groups if len(g)]), video[:, None] == video[None, :], metric, threshold, relax)
     return np.split(labels, np.cumsum(sizes)[:-1])
