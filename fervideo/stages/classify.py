@@ -130,6 +130,7 @@ class _Single:
         # FerViT converts colour itself; other 1-channel models get luminance here.
         self.gray = self.data.gray
         self.input_dtype = torch.float32
+        self.memory_format = torch.contiguous_format
         self.autocast = None
         if device.type == "cuda" and dtype != "fp32":
             self.autocast = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -139,6 +140,12 @@ class _Single:
             # default model: 891 vs 546 crops/s; val accuracy unchanged, see the model card).
             self.model = self.model.to(torch.bfloat16)
             self.input_dtype = torch.bfloat16
+            if any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules()):
+                # oneDNN's bf16 convolutions run on NHWC without reordering every call: +6-7%
+                # crops/s for both FerViT stems (batch 64, idle 2-core machine); FER-2013 val
+                # accuracy moves only by bf16 rounding (0.6241 -> 0.6244 for the default).
+                self.memory_format = torch.channels_last
+                self.model = self.model.to(memory_format=torch.channels_last)
 
     def prepare(self, crops: np.ndarray) -> torch.Tensor:
         """(N, S, S, 3) uint8 RGB crops -> the model's normalised input on its device."""
@@ -146,7 +153,7 @@ class _Single:
         x = (x - self.mean) / self.std
         if self.gray and x.shape[1] == 3:  # a model trained on grayscale faces (e.g. a 1-channel ResNet)
             x = to_luminance(x)
-        return x.to(self.input_dtype)
+        return x.to(self.input_dtype).contiguous(memory_format=self.memory_format)
 
     @torch.no_grad()
     def __call__(self, crops: np.ndarray) -> np.ndarray:
