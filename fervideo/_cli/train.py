@@ -47,6 +47,10 @@ def train(
     video_augment: Annotated[bool, typer.Option("--video-augment/--no-video-augment",
                                                 help="add video degradations (low light, blur, down-scaling, noise, "
                                                      "compression, occlusion, perspective) to the augmentation")] = True,
+    augment_off: Annotated[str | None, typer.Option(help="switch augmentation ingredients off, comma-separated: "
+                                                         "perspective, gamma, low_light, blur, downscale, noise, jpeg, "
+                                                         "occlude, erase, flip, geometry, photometric (for ablations)")] = None,
+    warmup_epochs: Annotated[float, typer.Option(help="epochs of linear learning-rate warm-up before the cosine decay")] = 2.0,
     input_norm: Annotated[str, typer.Option(help="new FerViT: per_image (standardise each crop in the model) or none")] = "per_image",
     votes: Annotated[Path | None, typer.Option(help="FER+ vote table for the training images (matched by source_name): "
                                                     "adds a vote-distribution head, exported to --votes-out")] = None,
@@ -65,7 +69,7 @@ def train(
     setup_logging(verbose)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from fervideo.train.augment import AugmentConfig, video_config
+    from fervideo.train.augment import AugmentConfig, video_config, without
     from fervideo.train.card import write_card
     from fervideo.train.data import load_dataset
     from fervideo.train.trainer import TrainConfig
@@ -78,7 +82,9 @@ def train(
             init=init, arch=arch, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
             stem_channels=[int(c) for c in stem.split(",")],
             stem_stride=stem_stride,
-            augment=(video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix),
+            augment=without((video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix),
+                            [n.strip() for n in (augment_off or "").split(",") if n.strip()]),
+            warmup_epochs=warmup_epochs,
             max_steps_per_epoch=max_steps_per_epoch, input_norm=input_norm, votes_mode=votes_mode, votes_weight=votes_weight,
             votes_out=str(votes_out) if votes_out else None,
             teacher=teacher, teacher_weight=teacher_weight, teacher_temperature=teacher_temperature,

@@ -8,10 +8,12 @@ shift together, then brightness/contrast and random erasing are tensor ops.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+
+from fervideo.core.errors import ConfigError
 
 
 @dataclass
@@ -45,6 +47,33 @@ def video_config(**overrides) -> AugmentConfig:
     )
     base.update(overrides)
     return AugmentConfig(**base)
+
+
+#: Augmentation ingredients by name, each the AugmentConfig fields it sets to 0 when switched
+#: off (``fervideo train --augment-off``): the video conditions one by one, plus FER-2013's
+#: own geometry and photometry, so each one's effect can be measured (recipes/augment_ablation.py).
+INGREDIENTS: dict[str, tuple[str, ...]] = {
+    "perspective": ("perspective",),
+    "gamma": ("gamma_p",),
+    "low_light": ("low_light_p",),
+    "blur": ("blur_p",),
+    "downscale": ("downscale_p",),
+    "noise": ("noise_p",),
+    "jpeg": ("jpeg_p",),
+    "occlude": ("occlude_p",),
+    "erase": ("erase_p",),
+    "flip": ("flip",),
+    "geometry": ("rotate_deg", "scale", "shift"),
+    "photometric": ("brightness", "contrast"),
+}
+
+
+def without(cfg: AugmentConfig, names: list[str]) -> AugmentConfig:
+    """``cfg`` with the named ingredients switched off; an unknown name lists the valid ones."""
+    unknown = [n for n in names if n not in INGREDIENTS]
+    if unknown:
+        raise ConfigError(f"unknown augmentation ingredient(s) {', '.join(unknown)}; valid: {', '.join(INGREDIENTS)}")
+    return replace(cfg, **{f: 0.0 for n in names for f in INGREDIENTS[n]})
 
 
 def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = None) -> torch.Tensor:
