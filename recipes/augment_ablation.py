@@ -7,7 +7,8 @@ and photometry only, ``--no-video-augment``). Each is then scored on FER-2013 va
 epoch of its ``training.json``) and, unless ``--no-real-faces``, on the real-video benchmark
 (``bench/real_faces.py``: boxes right, faces right, the laughing audience's happy share).
 A short fine-tune measures what an ingredient does to a trained network, not what it does
-over a whole run; the ``full@seedN`` replicas give the noise to read the differences against.
+over a whole run; the ``full@seedN`` and ``plain@seedN`` replicas give the noise to read the
+differences against (and the main comparison, video recipe against plain, at several seeds).
 
 Resumable: a variant whose ``training.json`` (and ``real_faces.json``) exists is not run
 again, so the script can be restarted after an interruption. The table goes to
@@ -42,6 +43,7 @@ def variants(replicas: int) -> list[tuple[str, list[str], int]]:
     out = [("full", [], 0)]
     out += [(f"full@seed{i}", [], i) for i in range(1, replicas)]
     out.append(("plain", ["--no-video-augment"], 0))
+    out += [(f"plain@seed{i}", ["--no-video-augment"], i) for i in range(1, replicas)]
     out += [(name, ["--augment-off", ",".join(ings)], 0) for name, ings in GROUPS.items()]
     return out
 
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--warmup", type=float, default=0.5, help="warm-up epochs")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--replicas", type=int, default=2, help="runs of the full recipe with different seeds (noise)")
+    p.add_argument("--replicas", type=int, default=2, help="runs of the full and the plain recipe with different seeds (noise)")
     p.add_argument("--only", nargs="*", help="run only these variants (names as in the table)")
     p.add_argument("--no-real-faces", dest="real_faces", action="store_false", help="FER-2013 val only")
     p.add_argument("--train-option", action="append", default=[], help="passed to fervideo train (repeat), e.g. --threads=2")
