@@ -32,7 +32,7 @@ def _copies(clip, tmp_path, n):
 
 def test_ctrl_c_stops_fast_and_leaves_nothing_half_written(tmp_path):
     clip = tmp_path / "long.mp4"
-    make_samples.write_clip(clip, make_samples.moving_face(12.0, fps=25.0, size=(320, 240)))
+    make_samples.write_clip(clip, make_samples.moving_face(40.0, fps=25.0, size=(320, 240)))  # long enough not to finish before the signal
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "fervideo._cli", "analyze", str(clip), "--out", str(out), "--fps", "0"],
