@@ -27,3 +27,14 @@ def test_with_every_ingredient_off_images_pass_unchanged():
     torch.testing.assert_close(y, x, atol=1e-5, rtol=0)
     # ... and the full recipe does change them, so the test above can fail
     assert (augment(x, video_config(), torch.Generator().manual_seed(1)) - x).abs().max() > 0.05
+
+
+def test_train_help_names_every_ingredient():
+    """The CLI lists the names without importing torch; this keeps that list and INGREDIENTS one."""
+    import inspect
+
+    from fervideo._cli.train import train
+
+    help_text = inspect.signature(train).parameters["augment_off"].annotation
+    for name in INGREDIENTS:
+        assert name in str(help_text), name
