@@ -32,11 +32,14 @@ def _copies(clip, tmp_path, n):
 
 def test_ctrl_c_stops_fast_and_leaves_nothing_half_written(tmp_path):
     clip = tmp_path / "long.mp4"
-    make_samples.write_clip(clip, make_samples.moving_face(40.0, fps=25.0, size=(320, 240)))  # long enough not to finish before the signal
+    make_samples.write_clip(clip, make_samples.moving_face(12.0, fps=25.0, size=(320, 240)))
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Ctrl-C as from a terminal: SIGINT at its default in the child, also when pytest itself runs
+    # as a background job (which starts with SIGINT ignored, and children inherit that).
     proc = subprocess.Popen([sys.executable, "-m", "fervideo._cli", "analyze", str(clip), "--out", str(out), "--fps", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob(".long.partial-*")):
         time.sleep(0.1)
