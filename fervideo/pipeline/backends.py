@@ -45,11 +45,18 @@ class Backends:
         if self._emb is None:
             embed.check_name(self.opts.embedder)  # a typo is an error, not a missing backend
             try:
-                self._emb = embed.create(self.opts.embedder, model=self.opts.embed_model, device=self.opts.device)
+                self._emb = embed.create(self.opts.embedder, model=self.opts.embed_model, device=self.opts.device,
+                                         threads=self.opts.threads)
             except BackendError as exc:
                 self.embedder_missing = str(exc)
                 logging.getLogger(__name__).warning("persons off: %s; each track is its own person (person_id = track_id)", exc)
         return self._emb
+
+    def close(self) -> None:
+        """End what runs beside this process (the dlib embedder's worker processes)."""
+        close = getattr(self._emb, "close", None)
+        if close is not None:
+            close()
 
     @property
     def classifier(self):

@@ -139,6 +139,8 @@ def analyze(
         _write_study(out, results)
         exc.partial_result = BatchResult(str(out), results)  # type: ignore[attr-defined]
         raise
+    finally:
+        models.close()
     _write_study(out, results)
     return BatchResult(str(out), results)
 

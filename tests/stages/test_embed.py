@@ -102,3 +102,58 @@ def test_missing_dlib_names_the_pip_extra(monkeypatch):
     with pytest.raises(BackendError, match=r"pip install 'fervideo\[persons\]'") as err:
         embed.create("dlib")
     assert "\n" not in str(err.value)
+
+
+def test_dlib_descriptors_in_worker_processes_equal_the_in_process_ones(faces_of_two):
+    """The workers (dlib off the GIL, one per CPU) return exactly what dlib returns in this process,
+    in order, for batches split over several workers and for a single face once they run."""
+    from fervideo.stages.embed.dlib_resnet import WORKERS_FROM_FACES
+
+    images, faces = faces_of_two
+    reps = -(-WORKERS_FROM_FACES // len(faces))  # enough faces to start the workers
+    imgs, many = images * reps, Faces.concat([faces] * reps)
+    here = embed.create("dlib", workers=False).embed(imgs, many)
+    emb = embed.create("dlib", threads=2)
+    try:
+        assert emb._workers.running == 0  # not started before there is work for them
+        got = emb.embed(imgs, many)
+        assert emb._workers.running == 2
+        np.testing.assert_array_equal(got, here)
+        np.testing.assert_array_equal(emb.embed(images[:1], faces[:1]), here[:1])  # one face, through a worker
+    finally:
+        emb.close()
+    assert emb._workers.running == 0
+
+
+def test_dlib_small_batches_stay_in_process(faces_of_two):
+    """A video with a few faces to embed never pays for starting a worker process."""
+    images, faces = faces_of_two
+    emb = embed.create("dlib")
+    try:
+        assert emb.embed(images, faces).shape == (3, 128)
+        assert emb._workers.running == 0
+    finally:
+        emb.close()
+
+
+def test_dlib_falls_back_to_this_process_when_a_worker_dies(faces_of_two, caplog):
+    """A killed worker (out of memory, a signal) costs speed, not the persons: the batch is embedded
+    here, with one warning, and so is every later one."""
+    from fervideo.stages.embed.dlib_resnet import WORKERS_FROM_FACES
+
+    images, faces = faces_of_two
+    reps = -(-WORKERS_FROM_FACES // len(faces))
+    imgs, many = images * reps, Faces.concat([faces] * reps)
+    emb = embed.create("dlib", threads=2)
+    try:
+        first = emb.embed(imgs, many)
+        for p in emb._workers._procs:
+            p.kill()
+            p.wait()
+        with caplog.at_level("WARNING"):
+            again = emb.embed(imgs, many)
+        np.testing.assert_array_equal(again, first)
+        assert emb._workers is None
+        assert sum("worker processes failed" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        emb.close()

