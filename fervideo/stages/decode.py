@@ -50,14 +50,17 @@ IMAGE_CODECS = {"png", "mjpeg", "bmp", "webp", "tiff", "gif", "apng"}
 
 @dataclass
 class FrameChunk:
-    """Consecutive sampled frames: pixels (B, H, W, 3) RGB uint8 and their exact times."""
+    """Consecutive sampled frames: pixels (B, H, W, 3) RGB uint8, or planar YUV 4:2:0
+    (B, H * 3 / 2, W) uint8 (``VideoSource.chunks(i420=True)``), and their exact times."""
 
     frames: np.ndarray
     times: list[FrameTime]
 
     def __post_init__(self) -> None:
-        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
-            raise ValueError(f"FrameChunk.frames must be (B, H, W, 3) uint8, got {self.frames.shape} {self.frames.dtype}")
+        rgb = self.frames.ndim == 4 and self.frames.shape[-1] == 3
+        i420 = self.frames.ndim == 3 and self.frames.shape[1] % 3 == 0 and self.frames.shape[2] % 2 == 0
+        if not (rgb or i420) or self.frames.dtype != np.uint8:
+            raise ValueError(f"FrameChunk.frames must be (B, H, W, 3) or (B, H * 3 / 2, W) uint8, got {self.frames.shape} {self.frames.dtype}")
         if len(self.frames) != len(self.times):
             raise ValueError("FrameChunk: one time per frame")
 
@@ -389,17 +392,28 @@ class VideoSource:
         per = self.info.width * self.info.height * 3
         return max(1, min(64, self.max_chunk_bytes // max(per, 1)))
 
-    def chunks(self, fps: float = 0.0, chunk_frames: int | None = None) -> Iterator[FrameChunk]:
+    def chunks(self, fps: float = 0.0, chunk_frames: int | None = None, *, i420: bool = False) -> Iterator[FrameChunk]:
         """Sampled frames at ``fps`` (0 = all), in chunks of bounded size; ``report`` tells
-        what was lost once the pass is over."""
+        what was lost once the pass is over.
+
+        ``i420``: frames as planar YUV 4:2:0 arrays of shape (height * 3 / 2, width) (Y, then U
+        and V at half resolution), the layout H.264 decoders produce and encoders take, for
+        the annotated video: no colour conversion at all where nothing is drawn. Only for
+        videos without rotation and with even sides (``supports_i420``)."""
+        if i420 and not self.supports_i420:
+            raise ValueError(f"{self.path}: no I420 frames for a rotated video or odd frame sides")
         size = min(chunk_frames or 10**9, self._chunk_len())
-        yield from self._chunks_pyav(FrameSampler(fps, self.info.avg_fps), size)
+        yield from self._chunks_pyav(FrameSampler(fps, self.info.avg_fps), size, "yuv420p" if i420 else "rgb24")
+
+    @property
+    def supports_i420(self) -> bool:
+        return self._rot_k == 0 and self.info.width % 2 == 0 and self.info.height % 2 == 0
 
     def _time_of(self, i: int, fallback: float) -> float:
         idx = self._index
         return float(idx.times[i]) if idx is not None and 0 <= i < len(idx.times) else fallback
 
-    def _chunks_pyav(self, sampler: FrameSampler, size: int) -> Iterator[FrameChunk]:
+    def _chunks_pyav(self, sampler: FrameSampler, size: int, pix_fmt: str = "rgb24") -> Iterator[FrameChunk]:
         """Decode packet by packet; skip what is damaged up to the next keyframe; record gaps.
 
         A packet is damaged when the decoder rejects it, logs an error while decoding it, or a
@@ -427,7 +441,7 @@ class VideoSource:
             placed = gaps.place(frame)
             if placed is None or not sampler.take(placed.seconds):
                 return
-            img = frame.to_ndarray(format="rgb24")
+            img = frame.to_ndarray(format=pix_fmt)
             buf.append(np.ascontiguousarray(np.rot90(img, self._rot_k) if self._rot_k else img))
             times.append(placed)
 

@@ -81,7 +81,8 @@ def test_annotated_video_tags_each_box_with_its_person(clips, tmp_path, monkeypa
         probs=probs, smoothed=probs, label_ids=np.full(2 * n, 3),
     )
     tags, calls = [], []
-    monkeypatch.setattr(render, "draw", lambda frame, box, tag, *a: tags.append(tag))
+    layout = render.face_drawing
+    monkeypatch.setattr(render, "face_drawing", lambda hw, box, tag, *a: (tags.append(tag), layout(hw, box, tag, *a))[1])
 
     def person_of():
         calls.append(len(tags))
@@ -93,3 +94,74 @@ def test_annotated_video_tags_each_box_with_its_person(clips, tmp_path, monkeypa
     tags.clear()
     render.render_video(clips["face"], tmp_path / "ann2.mp4", faces, LABELS)
     assert set(tags) == {"#1", "#2"}
+
+
+def _i420(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+
+
+def test_drawing_on_i420_changes_only_the_band_of_the_faces_and_matches_drawing_on_rgb():
+    """paint_i420 gives, in the rows it converts, exactly what converting the whole frame to RGB,
+    drawing and converting back gives; every other byte stays as decoded."""
+    import cv2
+
+    from fervideo.io.render import face_drawing, paint, paint_i420
+
+    rng = np.random.default_rng(0)
+    h, w = 360, 640
+    yuv = _i420(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    drawings = [face_drawing((h, w), np.array(b), "P1 #2", "happy", _probs(3), LABELS)
+                for b in ([100.0, 120.0, 180.0, 220.0], [400.0, 150.0, 450.0, 210.0])]
+    got = yuv.copy()
+    paint_i420(got, drawings)
+    rgb = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+    for d in drawings:
+        paint(rgb, d)
+    whole = _i420(rgb)
+    top = min(d.rows()[0] for d in drawings) // 2 * 2
+    bottom = min(h, max(d.rows()[1] for d in drawings) + 1) // 2 * 2
+    def planes(a):  # Y (h, w), U and V (h/2, w/2)
+        f, q = a.reshape(-1), h * w // 4
+        return f[: h * w].reshape(h, w), f[h * w : h * w + q].reshape(h // 2, w // 2), f[h * w + q :].reshape(h // 2, w // 2)
+
+    for k, (g, full, orig) in enumerate(zip(planes(got), planes(whole), planes(yuv))):
+        t, b = (top, bottom) if k == 0 else (top // 2, bottom // 2)
+        np.testing.assert_array_equal(g[t:b], full[t:b])
+        np.testing.assert_array_equal(g[:t], orig[:t])
+        np.testing.assert_array_equal(g[b:], orig[b:])
+    assert (planes(got)[0] != planes(yuv)[0]).any()  # something was drawn
+    drawn = cv2.cvtColor(got, cv2.COLOR_YUV2RGB_I420)
+    assert not (drawn[:top] != cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)[:top]).any()
+
+
+def test_annotated_video_is_the_same_from_i420_and_from_rgb_frames(clips, tmp_path, monkeypatch):
+    """The YUV path (the default) and the RGB path (rotated videos, odd sides) write the same picture."""
+    import av
+
+    import fervideo.io.render as render
+    from fervideo.core.types import Faces
+    from fervideo.stages.decode import VideoSource
+
+    n = 6
+    probs = np.tile(_probs(3), (n, 1))
+    faces = Faces(
+        boxes=np.tile([[40.0, 40.0, 120.0, 140.0]], (n, 1)), scores=np.full(n, 0.9), landmarks=np.zeros((n, 5, 2)),
+        frame_index=np.arange(n), time_s=np.linspace(0.0, 1.0, n), track_ids=np.ones(n, int),
+        probs=probs, smoothed=probs, label_ids=np.full(n, 3),
+    )
+    assert VideoSource(clips["face"]).supports_i420
+    render.render_video(clips["face"], tmp_path / "yuv.mp4", faces, LABELS)
+    monkeypatch.setattr(VideoSource, "supports_i420", property(lambda self: False))
+    render.render_video(clips["face"], tmp_path / "rgb.mp4", faces, LABELS)
+
+    def frames(p):
+        with av.open(str(p)) as c:
+            return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.int16)
+
+    a, b = frames(tmp_path / "yuv.mp4"), frames(tmp_path / "rgb.mp4")
+    assert a.shape == b.shape
+    assert np.abs(a - b).mean() < 3.0  # decoder rounding (FFmpeg against OpenCV), then x264; nothing drawn on one: 8.0
+    box = a[:, 40:140, 40:120]
+    assert np.abs(box - b[:, 40:140, 40:120]).mean() < 5.0  # with nothing drawn on one: 9.1

@@ -74,11 +74,31 @@ def test_rotation_metadata_is_honoured(clips, tmp_path):
         assert (src.info.width, src.info.height) == (240, 320), backend
         ch = next(src.chunks(0))
         assert ch.frames.shape[1:3] == (320, 240)
+        assert not src.supports_i420  # the annotated video draws on RGB frames there
+        with pytest.raises(ValueError, match="rotated"):
+            next(src.chunks(0, i420=True))
     # decord rotates by itself (random access, thumbnails); the PyAV stream by the display matrix
     auto = VideoSource(rotated)
     a = auto.frames_at([0.0])[0].astype(int)
     b = next(auto.chunks(0)).frames[0].astype(int)
     assert a.shape == b.shape and np.abs(a - b).mean() < 3
+
+
+def test_i420_frames_are_the_rgb_frames_before_conversion(clips):
+    """The annotated video's frames (planar YUV 4:2:0): the same frames at the same times, which
+    OpenCV's BT.601 conversion turns into the RGB frames within rounding."""
+    import cv2
+
+    src = VideoSource(clips["face"])
+    assert src.supports_i420
+    rgb = list(src.chunks(0))
+    yuv = list(src.chunks(0, i420=True))
+    assert [t for c in yuv for t in c.times] == [t for c in rgb for t in c.times]
+    h, w = src.info.height, src.info.width
+    a, b = yuv[0].frames, rgb[0].frames
+    assert a.shape[1:] == (h * 3 // 2, w) and a.dtype == np.uint8
+    conv = np.stack([cv2.cvtColor(f, cv2.COLOR_YUV2RGB_I420) for f in a]).astype(int)
+    assert np.abs(conv - b).mean() < 2.0
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "text", "dir"])
