@@ -90,3 +90,21 @@ def test_torch_runtime_matches_onnxruntime():
     b = t.detect(frames, times)
     assert len(a) == len(b)
     assert np.abs(a.boxes - b.boxes).max() < 0.05 and np.abs(a.landmarks - b.landmarks).max() < 0.05
+
+
+@pytest.mark.parametrize("hw, target", [((720, 1280), (192, 320)), ((1080, 1920), (192, 320)), ((1080, 1920), (384, 640)),
+                                        ((336, 596), (192, 320)), ((240, 320), (256, 416))])
+def test_shrink_is_an_area_average_where_it_downscales_strongly(hw, target):
+    """Halvings by area, then bilinear for the rest: the detector's input stays what OpenCV's
+    direct INTER_AREA gives (within rounding), however the frame compares to the network."""
+    import cv2
+    import skimage.data
+
+    from fervideo.stages.detect.centerface import shrink
+
+    frame = cv2.resize(skimage.data.astronaut(), hw[::-1], interpolation=cv2.INTER_CUBIC)
+    ih, iw = target
+    got = shrink(frame, iw, ih)
+    assert got.shape == (ih, iw, 3) and got.dtype == np.uint8
+    want = cv2.resize(frame, (iw, ih), interpolation=cv2.INTER_AREA if iw * 2 < hw[1] else cv2.INTER_LINEAR)
+    assert np.abs(got.astype(int) - want).mean() < 1.0

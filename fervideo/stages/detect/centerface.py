@@ -105,6 +105,19 @@ def _torch_cuda(device: str) -> bool:
     return torch.cuda.is_available()
 
 
+def shrink(frame: np.ndarray, iw: int, ih: int) -> np.ndarray:
+    """``frame`` resized to ``iw`` x ``ih`` for the network.
+
+    Strong downscaling must average areas, or small faces alias; but OpenCV's INTER_AREA at a
+    factor such as 720 / 192 = 3.75 takes a slow path: 3.2-3.6 ms for a 720p frame, a third of
+    a detection. Halving is its fast case, so: halve by area while both sides stay at least
+    the target, then the rest (less than 2x) bilinearly. 720p to 320x192: 0.6 ms, the same
+    picture within 0.3 gray levels on average (64 frames of the generated 720p clip)."""
+    while frame.shape[1] // 2 >= iw and frame.shape[0] // 2 >= ih:
+        frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return cv2.resize(frame, (iw, ih), interpolation=cv2.INTER_LINEAR)
+
+
 @register("centerface")
 class CenterFaceDetector:
     name = "centerface"
@@ -152,9 +165,7 @@ class CenterFaceDetector:
         ih, iw = self.input_shape(h, w)
         blob = np.empty((b, 3, ih, iw), np.float32)
         for i, f in enumerate(frames):
-            # INTER_AREA only for strong downscaling: it costs 3x more than bilinear on a CPU.
-            r = cv2.resize(f, (iw, ih), interpolation=cv2.INTER_AREA if iw * 2 < w else cv2.INTER_LINEAR)
-            blob[i] = r.transpose(2, 0, 1)
+            blob[i] = shrink(f, iw, ih).transpose(2, 0, 1)
         heat, scale, offset, lms = self.sess.run(["537", "538", "539", "540"], {"input.1": blob})
         sx, sy = iw / w, ih / h
         parts = []
