@@ -23,8 +23,9 @@ except the model and ``render=False``, which changes no label, into a temporary 
 matches the timeline to the labelled boxes: a timeline row of the same frame, else of the
 nearest analysed time (within ``--max-dt`` seconds), overlapping the labelled box by IoU >= 0.3.
 The row's ``label`` (after smoothing, what a user reads) is compared with the labelled class.
-It prints accuracy over the matched boxes (per class and per video), coverage (labelled boxes
-that the pipeline tracked at all), the stage_cuts bar (share of the timeline rows of the five
+It prints accuracy over the matched boxes (per class, per video, and split by the timeline's
+quality columns at the persons gate's cut-offs: near-frontal faces of 40 px or more against
+the rest), coverage (labelled boxes that the pipeline tracked at all), the stage_cuts bar (share of the timeline rows of the five
 audience faces from 7.9 s labelled happy) and talking_head's label shares (its happy/neutral
 split, which a better model must keep).
 
@@ -112,7 +113,7 @@ def match(labels: pd.DataFrame, timelines: dict[str, pd.DataFrame], max_dt: floa
             dt = (tl.time_s - r.time_s).abs()
             if dt.min() <= max_dt:
                 cand = tl[dt == dt.min()]
-        pred, raw, track, iou = None, None, -1, 0.0
+        pred, raw, track, iou, frontal, face_px = None, None, -1, 0.0, float("nan"), float("nan")
         if not cand.empty:
             ious = box_iou(np.array([r.x1, r.y1, r.x2, r.y2], np.float32), cand[["x1", "y1", "x2", "y2"]].to_numpy(np.float32))
             k = int(np.argmax(ious))
@@ -120,8 +121,10 @@ def match(labels: pd.DataFrame, timelines: dict[str, pd.DataFrame], max_dt: floa
                 row = cand.iloc[k]
                 raws = [c for c in tl.columns if c.startswith("raw_")]
                 pred, track, iou = str(row["label"]), int(row["track_id"]), float(ious[k])
+                frontal, face_px = float(row["frontal"]), float(row["face_px"])
                 raw = raws[int(np.argmax(row[raws].to_numpy(np.float32)))][len("raw_"):]
-        out.append({**r._asdict(), "pred": pred, "raw_pred": raw, "track_id": track, "iou": iou})
+        out.append({**r._asdict(), "pred": pred, "raw_pred": raw, "track_id": track, "iou": iou,
+                    "frontal": frontal, "face_px": face_px})
     return pd.DataFrame(out)
 
 
@@ -138,6 +141,18 @@ def score(m: pd.DataFrame, timelines: dict[str, pd.DataFrame]) -> dict:
     # how many faces are right on most of their boxes is the count to compare models by.
     per_face = {f"{v}: {n}": float((g.pred == g.label).mean()) for (v, n), g in m.groupby(["video", "note"])}
     res["faces"] = {"right": int(sum(a > 0.5 for a in per_face.values())), "total": len(per_face), "per_face": per_face}
+    # What a researcher can filter on: the timeline's own quality columns, at the persons gate's
+    # cut-offs (near-frontal: nose within a quarter of the eye distance of the eyes' midpoint; 40 px).
+    from fervideo.stages.persons import QualityGate
+
+    gate = QualityGate()
+    good = (hit.frontal >= gate.min_frontal) & (hit.face_px >= gate.min_face)
+    res["by_quality"] = {
+        name: {"boxes": int(sel.sum()), "faces": int(hit[sel].groupby(["video", "note"]).ngroups),
+               "accuracy": float((hit[sel].pred == hit[sel].label).mean()) if sel.any() else float("nan")}
+        for name, sel in ((f"frontal >= {gate.min_frontal} and face_px >= {gate.min_face:g}", good),
+                          ("the rest (profile, or smaller)", ~good))
+    }
     for c, g in m.groupby("label"):
         h = g[g.pred.notna()]
         res["per_class"][c] = {"correct": int((h.pred == c).sum()), "matched": len(h), "labelled": len(g),
@@ -172,6 +187,8 @@ def report(name: str, res: dict) -> None:
           f"(raw, before smoothing {res['accuracy_raw']:.3f}); end to end (unmatched = wrong) {res['end_to_end']:.3f}")
     f = res["faces"]
     print(f"faces right on most of their boxes: {f['right']}/{f['total']}")
+    for q, s in res.get("by_quality", {}).items():
+        print(f"  {q:45s} {s['accuracy']:.3f} on {s['boxes']} boxes ({s['faces']} faces)")
     for c, s in res["per_class"].items():
         print(f"  {c:8s} {s['correct']:3d}/{s['matched']:<3d} (labelled {s['labelled']}) predicted {s['predicted']}")
     for v, s in res["per_video"].items():
