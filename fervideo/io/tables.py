@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from fervideo.core.affect import find_peaks, valence
 from fervideo.core.errors import DiskFullError, is_disk_full
-from fervideo.core.quality import face_size, frontal
+from fervideo.core.quality import clear, face_size, frontal
 from fervideo.core.types import Faces
 
 META_KEY = b"fervideo"
@@ -66,6 +66,7 @@ def tracks_schema(labels: list[str], metadata: dict | None = None) -> pa.Schema:
         pa.field("frames", pa.int32()),
         pa.field("detected_frames", pa.int32()),
         pa.field("mean_det_score", pa.float32()),
+        pa.field("clear_share", pa.float32()),  # rows of a near-frontal face of 40 px or more (core/quality.py)
         pa.field("dominant", pa.string()),
     ]
     fields += [pa.field(f"share_{c}", pa.float32()) for c in labels]
@@ -170,6 +171,7 @@ def tracks_table(video: str, timeline: pa.Table, labels: list[str], metadata: di
             "frames": int(len(g)),
             "detected_frames": int(g["detected"].sum()),
             "mean_det_score": float(g["det_score"].mean()),
+            "clear_share": float(clear(g["face_px"].to_numpy(), g["frontal"].to_numpy()).mean()),
             "dominant": str(counts.index[0]),
         }
         for c in labels:
@@ -203,6 +205,7 @@ def persons_schema(labels: list[str], metadata: dict | None = None) -> pa.Schema
         pa.field("screen_s", pa.float64()),
         pa.field("frames", pa.int32()),
         pa.field("face_px", pa.float32()),  # median face size (shorter box side, px) over the person's rows
+        pa.field("clear_share", pa.float32()),  # rows of a near-frontal face of 40 px or more (core/quality.py)
         pa.field("dominant", pa.string()),
     ]
     fields += [pa.field(f"share_{c}", pa.float32()) for c in labels]
@@ -240,6 +243,7 @@ def persons_table(video: str, timeline: pa.Table, labels: list[str], metadata: d
             "screen_s": float((tracks["max"] - tracks["min"]).sum()),  # one person's tracks never overlap
             "frames": int(len(g)),
             "face_px": float(g["face_px"].median()),
+            "clear_share": float(clear(g["face_px"].to_numpy(), g["frontal"].to_numpy()).mean()),
             "dominant": str(counts.index[0]),
             "thumbnail": thumbs.get(int(tracks["size"].idxmax())),
             "track_thumbnails": [thumbs.get(int(t)) for t in tracks.index],

@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from fervideo.core.geometry import box_iou
-from fervideo.core.quality import face_size, frontal
+from fervideo.core.quality import CLEAR_FACE_PX, CLEAR_FRONTAL, face_size, frontal
 from fervideo.core.types import Faces
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,9 @@ class QualityGate:
     0.41 at 24 px while the two people stay 0.7 apart; hence ``min_face``.
     """
 
-    min_face: float = 40.0  # shorter side of the box in pixels
+    min_face: float = CLEAR_FACE_PX  # shorter side of the box in pixels
     min_score: float = 0.75  # detector confidence
-    min_frontal: float = 0.5  # nose at most a quarter of the eye distance off the eyes' midpoint
+    min_frontal: float = CLEAR_FRONTAL  # nose at most a quarter of the eye distance off the eyes' midpoint
     min_contrast: float = 8.0  # luma standard deviation in the box (0-255)
     #: px the box must keep from the frame's border. A face cut by the frame edge embeds as
     #: someone else: the close-up of samples/two_people_cut.mp4 (eyes above the frame) is 0.69

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fervideo.core.quality import face_size, frontal
+from fervideo.core.quality import CLEAR_FACE_PX, CLEAR_FRONTAL, clear, face_size, frontal
 
 # left eye, right eye, nose, left and right mouth corner of a frontal face (FER template, 100 px)
 FRONT = np.array([[31.0, 40.0], [69.0, 40.0], [50.0, 60.0], [35.0, 75.0], [65.0, 75.0]])
@@ -49,3 +49,16 @@ def test_missing_landmarks_give_nan():
 def test_face_size_is_the_shorter_side_of_the_box():
     s = face_size(np.array([[10, 20, 70, 100], [0, 0, 30, 20]], np.float32))
     assert s.tolist() == [60.0, 20.0] and s.dtype == np.float32
+
+
+def test_a_clear_face_is_near_frontal_and_large_enough_and_unknown_is_not_clear():
+    px = np.array([CLEAR_FACE_PX, CLEAR_FACE_PX - 0.5, 120.0, 120.0, 120.0])
+    fr = np.array([CLEAR_FRONTAL, 0.9, CLEAR_FRONTAL - 0.01, np.nan, 1.0])
+    assert clear(px, fr).tolist() == [True, False, False, False, True]
+
+
+def test_the_persons_gate_embeds_only_clear_faces():
+    """One definition: the faces persons embeds are the faces the tables count as clear."""
+    from fervideo.stages.persons import QualityGate
+
+    assert (QualityGate().min_face, QualityGate().min_frontal) == (CLEAR_FACE_PX, CLEAR_FRONTAL)

@@ -106,3 +106,17 @@ def test_figure_title_does_not_overlap_peak_labels():
     assert labels
     for b in labels:
         assert not title.overlaps(b), (title, b)
+
+
+def test_tracks_and_persons_say_how_much_of_each_is_a_clear_face(html, study):
+    """The report carries the timeline's quality into the summaries: clear_share per track (with
+    what it means) and per person, computed from the rows (near-frontal and >= 40 px)."""
+    from fervideo.core.quality import clear
+
+    tl = pd.read_parquet(study / "face" / "timeline.parquet")
+    tr = pd.read_parquet(study / "face" / "tracks.parquet").set_index("track_id")
+    for tid, g in tl.groupby("track_id"):
+        assert tr.loc[tid, "clear_share"] == pytest.approx(clear(g.face_px, g.frontal).mean(), abs=1e-6)
+    part = html.split("Tracks (click a column to sort)")[1].split("<h2")[0]
+    assert "clear_share" in part and "near-frontal" in part
+    assert "clear face on" in html
