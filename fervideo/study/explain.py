@@ -61,6 +61,15 @@ def _last_conv(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def grad_cam(model: torch.nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
+    # On a CPU the classifier runs in bf16 with channels-last convolutions (speed), and oneDNN's
+    # backward for that crashed the process (a segfault in autograd, with 2 threads, after an
+    # ONNX export in the same process: 4 of 4 test runs). Gradients for a few explained crops
+    # need no speed: a float32, NCHW copy of the model does the backward pass.
+    if x.device.type == "cpu" and (x.dtype != torch.float32 or any(p.dtype != torch.float32 for p in model.parameters())):
+        import copy
+
+        model = copy.deepcopy(model).float().to(memory_format=torch.contiguous_format)
+        x = x.float()
     layer = _last_conv(model)
     store: dict[str, torch.Tensor] = {}
     h1 = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
