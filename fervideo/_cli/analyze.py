@@ -39,7 +39,7 @@ def analyze(
     render: Annotated[bool, typer.Option("--render/--no-render", help="Write annotated.mp4")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo videos that are already finished")] = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Also the videos in sub-folders of the folders given")] = False,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch and onnxruntime")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime (and torch where a model runs on it); dlib descriptor workers for persons")] = None,
     ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS",
                                             help="Run each video as a task on a Ray cluster: auto (the cluster of this machine), "
                                                  "HOST:PORT, or local (a Ray instance on this machine); OUT must be shared by every node")] = None,

@@ -75,6 +75,10 @@ class Backends:
                         raise BackendError(f"the model cannot run on onnxruntime ({type(exc).__name__}: {str(exc)[:200]})") from exc
                     logging.getLogger(__name__).warning("classifier on torch: ONNX export failed (%s)", str(exc)[:200])
             if self._clf is None:
+                if o.threads:  # here, where torch runs: on the onnxruntime path it is never imported (1.1 s)
+                    import torch
+
+                    torch.set_num_threads(o.threads)
                 from fervideo.stages.classify import EmotionClassifier
 
                 self._clf = EmotionClassifier(o.model, device=o.device, batch_size=o.batch_size, dtype=o.dtype, tta=o.tta)

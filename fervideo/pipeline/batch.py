@@ -107,10 +107,6 @@ def analyze(
     smooth.create(opts.smooth)  # names are checked before the output folder is made
     created = not out.exists()
     check_out_dir(out)
-    if opts.threads:
-        import torch
-
-        torch.set_num_threads(opts.threads)
     found = expand_inputs(videos, out=out, recursive=recursive)  # folders, globs; never our own outputs
     if found.skipped:
         log.warning("skipped %d file%s inside fervideo output folders (e.g. %s)", len(found.skipped),

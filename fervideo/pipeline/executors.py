@@ -106,10 +106,8 @@ def _worker_backends(opts: AnalyzeOptions, threads: int) -> Backends:
     key = repr(opts)
     if key not in _WORKER_BACKENDS:
         _WORKER_BACKENDS.clear()  # one batch's models at a time
-        import torch
-
-        torch.set_num_threads(threads)
-        # The detector's threads follow the CPUs Ray reserved for the task, not the node's core count.
+        # The threads of the detector, of a torch classifier and of the persons' descriptor
+        # workers follow the CPUs Ray reserved for the task, not the node's core count.
         _WORKER_BACKENDS[key] = Backends(replace(opts, threads=threads))
     return _WORKER_BACKENDS[key]
 

@@ -104,12 +104,14 @@ def test_an_ensemble_averages_as_torch_does(tiny_fervit, tiny_vit, cache):
 
 
 @pytest.mark.slow
-def test_analyze_on_the_cpu_never_imports_torch(tiny_fervit, clips, cache, tmp_path):
-    """The point of the runtime: a CPU run skips torch and transformers altogether."""
+@pytest.mark.parametrize("threads", [None, 1])
+def test_analyze_on_the_cpu_never_imports_torch(tiny_fervit, clips, cache, tmp_path, threads):
+    """The point of the runtime: a CPU run skips torch and transformers altogether (``--threads``
+    too: torch's thread count is set only where torch runs)."""
     code = (
         "import sys, fervideo\n"
         f"r = fervideo.analyze([{str(clips['face'])!r}], {str(tmp_path / 'out')!r}, model={str(tiny_fervit)!r}, device='auto',"
-        " render=False, persons=False)\n"
+        f" render=False, persons=False, threads={threads!r})\n"
         "assert r.videos[0].status == 'done', r.videos[0].reason\n"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
     )
