@@ -21,6 +21,7 @@ import pandas as pd
 from fervideo.core.errors import FervideoError
 from fervideo.core.files import ANNOTATED, FAILURES, PEAKS, PERSONS, REPORT, TIMELINE, TRACKS
 from fervideo.core.palette import hex_color
+from fervideo.core.quality import CLEAR_ACCURACY, CLEAR_FACE_PX, CLEAR_FRONTAL, UNCLEAR_ACCURACY
 from fervideo.io.tables import read_metadata
 
 log = logging.getLogger(__name__)
@@ -425,10 +426,11 @@ def _clear_note(tracks) -> str:
     """Why ``clear_share`` is in the tracks table: the measured gap in accuracy it stands for."""
     if "clear_share" not in tracks:
         return ""
-    return ("<p class='muted'>clear_share: the share of a track's rows whose face was near-frontal and at least "
-            "40 px. With the default model, on labelled real-video faces, such rows were labelled right 93% of the time, the others 43% "
-            "(profile views, small faces): weigh a track's labels by it, or filter rows by the timeline's "
-            "<code>frontal</code> and <code>face_px</code>.</p>")
+    return (f"<p class='muted'>clear_share: the share of a track's rows whose face was near-frontal "
+            f"(frontal &ge; {CLEAR_FRONTAL:g}) and at least {CLEAR_FACE_PX:g} px. With the default model, on labelled "
+            f"real-video faces, such rows were labelled right {CLEAR_ACCURACY:.0%} of the time, the others "
+            f"{UNCLEAR_ACCURACY:.0%} (profile views, small faces): weigh a track's labels by it, or filter rows by "
+            "the timeline's <code>frontal</code> and <code>face_px</code>.</p>")
 
 
 def _clear_of(p) -> str:

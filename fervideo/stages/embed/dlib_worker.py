@@ -19,7 +19,6 @@ that dies never leaves one behind.
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import struct
@@ -29,8 +28,6 @@ import weakref
 from pathlib import Path
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<Q")
 #: Faces a worker gets at least per request: fewer would not pay for the pickling.
@@ -128,9 +125,8 @@ def _close(procs: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-        for f in (p.stdout,):
-            if f:
-                f.close()
+        if p.stdout:
+            p.stdout.close()
     procs.clear()
 
 
