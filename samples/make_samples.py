@@ -2,11 +2,15 @@
 
 The face is scikit-image's ``astronaut`` image (Eileen Collins, NASA portrait: public domain).
 Clips are synthetic camera moves over it, encoded H.264 with PyAV, so the project ships no
-third-party footage and anyone can rebuild the samples bit-for-bit with:
+third-party footage and anyone can rebuild the samples with:
 
     python samples/make_samples.py            # writes samples/*.mp4
 
-The same functions make the tiny clips the tests use.
+The same functions make the tiny clips the tests use. OpenCV's resampling and FFmpeg's RGB to
+YUV conversion pick SIMD code by CPU, and their bytes differ from one CPU to another, so the
+clips come out bit-identical only on the same kind of machine. Tests that damage a file at fixed
+byte offsets need the same bytes everywhere: ``exact_camera_move`` and ``rgb_to_yuv420p`` give
+them (nearest-neighbour sampling and BT.601 conversion in integer numpy).
 """
 
 from __future__ import annotations
@@ -25,15 +29,49 @@ def astronaut() -> np.ndarray:
     return data.astronaut()  # (512, 512, 3) RGB
 
 
+def _view(img: np.ndarray, t: float, size: tuple[int, int], zoom: float, pan: tuple[float, float]) -> tuple[float, float, float]:
+    """Scale and centre (x, y in ``img``) of the camera at time fraction t."""
+    z = 1.0 + (zoom - 1.0) * t
+    return z * max(size[0] / img.shape[1], size[1] / img.shape[0]), img.shape[1] / 2 + pan[0] * t, img.shape[0] / 2 + pan[1] * t
+
+
 def camera_move(img: np.ndarray, t: float, size: tuple[int, int], zoom: float, pan: tuple[float, float]) -> np.ndarray:
     """A view of ``img`` at time fraction t in [0,1]: zoom and pan linearly from the centre."""
     w, h = size
-    z = 1.0 + (zoom - 1.0) * t
-    cx = img.shape[1] / 2 + pan[0] * t
-    cy = img.shape[0] / 2 + pan[1] * t
-    s = z * max(w / img.shape[1], h / img.shape[0])
+    s, cx, cy = _view(img, t, size, zoom, pan)
     m = np.array([[s, 0, w / 2 - s * cx], [0, s, h / 2 - s * cy]], np.float64)
     return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def exact_camera_move(img: np.ndarray, t: float, size: tuple[int, int], zoom: float, pan: tuple[float, float]) -> np.ndarray:
+    """``camera_move`` with nearest-neighbour sampling in numpy: the same bytes on every CPU."""
+    w, h = size
+    s, cx, cy = _view(img, t, size, zoom, pan)
+    xs = np.clip(np.floor((np.arange(w) + 0.5 - w / 2) / s + cx), 0, img.shape[1] - 1).astype(np.intp)
+    ys = np.clip(np.floor((np.arange(h) + 0.5 - h / 2) / s + cy), 0, img.shape[0] - 1).astype(np.intp)
+    return np.ascontiguousarray(img[ys[:, None], xs[None, :]])
+
+
+def exact_moving_face(seconds: float = 4.0, fps: float = 25.0, size: tuple[int, int] = (480, 360)) -> list[np.ndarray]:
+    """``moving_face`` made with ``exact_camera_move``: bit-identical frames on any machine."""
+    img = astronaut()
+    n = int(round(seconds * fps))
+    return [exact_camera_move(img, i / max(n - 1, 1), size, zoom=1.6, pan=(-20, -60)) for i in range(n)]
+
+
+def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 limited-range YUV 4:2:0 planes stacked as PyAV's ``yuv420p`` array ((h*3/2, w)),
+    in integer arithmetic, so the encoder gets the same input on every CPU (even sides only)."""
+    h, w = rgb.shape[:2]
+    if h % 2 or w % 2:
+        raise ValueError(f"even frame sides needed for 4:2:0, got {w}x{h}")
+    r, g, b = (rgb[..., k].astype(np.int32) for k in range(3))
+    y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
+    r2, g2, b2 = ((c.reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3)) + 2) >> 2 for c in (r, g, b))
+    u = ((-38 * r2 - 74 * g2 + 112 * b2 + 128) >> 8) + 128
+    v = ((112 * r2 - 94 * g2 - 18 * b2 + 128) >> 8) + 128
+    planes = [y.ravel(), u.ravel(), v.ravel()]
+    return np.clip(np.concatenate(planes), 0, 255).astype(np.uint8).reshape(h * 3 // 2, w)
 
 
 def write_clip(path: Path, frames: list[np.ndarray], times: list[float] | None = None, fps: float = 25.0, crf: int = 23) -> None:

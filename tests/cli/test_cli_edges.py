@@ -176,7 +176,7 @@ def test_damaged_video_is_analysed_past_the_damage_and_the_gap_recorded(tmp_path
     from test_decode_damage import _damage, write_keyframe_clip
 
     clean = tmp_path / "clean.mp4"
-    write_keyframe_clip(clean, make_samples.moving_face(4.0, fps=25.0, size=(240, 180)))
+    write_keyframe_clip(clean, make_samples.exact_moving_face(4.0, fps=25.0, size=(240, 180)))
     bad = tmp_path / "damaged.mp4"
     _damage(clean, bad, [(0.5, 3000)])
     out = tmp_path / "out"

@@ -27,7 +27,7 @@ def study(clips, tmp_path_factory) -> Path:
 
     d = tmp_path_factory.mktemp("views")
     clean = d / "clean.mp4"
-    write_keyframe_clip(clean, make_samples.moving_face(3.0, fps=25.0, size=(240, 180)))
+    write_keyframe_clip(clean, make_samples.exact_moving_face(3.0, fps=25.0, size=(240, 180)))
     damaged = d / "damaged.mp4"
     _damage(clean, damaged, [(0.5, 3000)])
     out = d / "out"
