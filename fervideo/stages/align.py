@@ -20,28 +20,35 @@ FER_TEMPLATE = np.array(
 )
 
 
+def similarities(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity transforms (N, 2, 3) mapping each src (N, K, 2) onto dst (K, 2).
+
+    In the plane the best rotation-and-scale has a closed form: with points as complex numbers,
+    ``w ~ a z + b`` with ``a = sum(conj(z - mean z) (w - mean w)) / sum |z - mean z|^2`` (the
+    2-D case of Umeyama's method, reflections excluded), so all faces of a frame take a few
+    array operations instead of an SVD each."""
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    z = src[..., 0] + 1j * src[..., 1]
+    w = dst[:, 0] + 1j * dst[:, 1]
+    zm, wm = z.mean(axis=1, keepdims=True), w.mean()
+    zc, wc = z - zm, w - wm
+    var = (np.abs(zc) ** 2).sum(axis=1)
+    a = np.where(var > 0, (np.conj(zc) * wc).sum(axis=1) / np.where(var > 0, var, 1.0), 1.0)
+    b = wm - a * zm[:, 0]
+    return np.stack([np.stack([a.real, -a.imag, b.real], -1), np.stack([a.imag, a.real, b.imag], -1)], 1)
+
+
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity transform (Umeyama) mapping src (N,2) onto dst (N,2); 2x3."""
-    src = src.astype(np.float64)
-    dst = dst.astype(np.float64)
-    ms, md = src.mean(0), dst.mean(0)
-    s0, d0 = src - ms, dst - md
-    cov = d0.T @ s0 / len(src)
-    u, d, vt = np.linalg.svd(cov)
-    sign = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[1, 1] = -1
-    r = u @ sign @ vt
-    var = (s0**2).sum() / len(src)
-    scale = (d * np.diag(sign)).sum() / var if var > 0 else 1.0
-    t = md - scale * r @ ms
-    return np.hstack([scale * r, t[:, None]])
+    """Least-squares similarity transform mapping src (K, 2) onto dst (K, 2); 2x3."""
+    return similarities(np.asarray(src)[None], dst)[0]
 
 
-def _landmarks_plausible(lm: np.ndarray, box: np.ndarray) -> bool:
-    w = max(box[2] - box[0], 1.0)
-    eye_dist = np.linalg.norm(lm[1] - lm[0])
-    return bool(np.isfinite(lm).all() and 0.15 * w < eye_dist < 1.2 * w)
+def _landmarks_plausible(lm: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Per face (N, 5, 2 landmarks; N, 4 boxes): finite, eyes 0.15-1.2 box widths apart."""
+    w = np.maximum(box[:, 2] - box[:, 0], 1.0)
+    eye_dist = np.linalg.norm(lm[:, 1] - lm[:, 0], axis=1)
+    return np.isfinite(lm).all(axis=(1, 2)) & (0.15 * w < eye_dist) & (eye_dist < 1.2 * w)
 
 
 def align_transforms(faces: Faces, size: int, margin: float = 1.0) -> np.ndarray:
@@ -54,17 +61,20 @@ def align_transforms(faces: Faces, size: int, margin: float = 1.0) -> np.ndarray
     """
     n = len(faces)
     out = np.empty((n, 2, 3), np.float64)
+    if n == 0:
+        return out
     tmpl = (FER_TEMPLATE - 0.5) / margin + 0.5
-    dst = tmpl * size
-    for i in range(n):
-        lm, box = faces.landmarks[i], faces.boxes[i]
-        if _landmarks_plausible(lm, box):
-            out[i] = similarity(lm, dst)
-        else:
-            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-            side = max(box[2] - box[0], box[3] - box[1]) * margin
-            s = size / max(side, 1.0)
-            out[i] = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]])
+    lm, box = faces.landmarks.astype(np.float64), faces.boxes.astype(np.float64)
+    ok = _landmarks_plausible(lm, box)
+    if ok.any():
+        out[ok] = similarities(lm[ok], tmpl * size)
+    if not ok.all():
+        b = box[~ok]
+        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        side = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * margin
+        s = size / np.maximum(side, 1.0)
+        zero = np.zeros_like(s)
+        out[~ok] = np.stack([np.stack([s, zero, size / 2 - s * cx], -1), np.stack([zero, s, size / 2 - s * cy], -1)], 1)
     return out
 
 
