@@ -7,7 +7,8 @@ its own pixels. So the timeline has a row per analysed frame per face while the 
 the most expensive stage on a CPU, runs only at the detection rate.
 
 Decoding (PyAV) runs in a background thread one chunk ahead (FFmpeg and onnxruntime/torch
-release the GIL), and crops are classified in batches across frames and tracks.
+release the GIL), and crops are classified in batches across frames and tracks, each batch in a
+worker thread while this one detects, tracks and crops the next frames.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -89,7 +91,12 @@ def _hold(a: Faces, t: FrameTime) -> Faces:
 
 
 class _Classifier:
-    """Collects crops across frames and tracks, classifies them in full batches."""
+    """Collects crops across frames and tracks, classifies them in full batches.
+
+    Each full batch is classified in a worker thread while this thread goes on detecting,
+    tracking and cropping (onnxruntime and torch release the GIL): the loop's Python work no
+    longer leaves the second core idle. One batch runs at a time, in order, so the results are
+    the same as classifying in this thread."""
 
     def __init__(self, clf: CropClassifier, margin: float, times: StageTimes, sampler: FaceSampler | None = None) -> None:
         self.clf = clf
@@ -98,8 +105,9 @@ class _Classifier:
         self.times = times
         self.crops: list[np.ndarray] = []
         self.rows: list[Faces] = []
-        self.done: list[Faces] = []
+        self.done: list[tuple[Faces, Future]] = []
         self.pending = 0
+        self._pool: ThreadPoolExecutor | None = None
 
     def add(self, frame: np.ndarray, faces: Faces) -> None:
         faces = faces[faces.track_ids >= 0]
@@ -115,23 +123,36 @@ class _Classifier:
         if self.pending >= self.clf.batch_size:
             self.flush()
 
+    def _predict(self, crops: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        probs = self.clf.predict(crops)
+        self.times.classify += time.perf_counter() - t0  # only the worker writes it
+        return probs
+
     def flush(self) -> None:
         if not self.rows:
             return
-        t0 = time.perf_counter()
+        if self.done:
+            self.done[-1][1].result()  # one batch in flight: memory stays bounded (and errors surface)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fervideo-classify")
         crops = np.concatenate(self.crops)
-        probs = self.clf.predict(crops)
-        rows = Faces.concat(self.rows)
-        self.done.append(rows.with_(probs=probs))
+        self.done.append((Faces.concat(self.rows), self._pool.submit(self._predict, crops)))
         self.crops, self.rows, self.pending = [], [], 0
-        self.times.classify += time.perf_counter() - t0
 
     def result(self) -> Faces:
         self.flush()
+        self.close()
         k = len(self.clf.labels)
         if not self.done:
             return Faces.empty(k)
-        return Faces.concat(self.done)
+        return Faces.concat([rows.with_(probs=fut.result()) for rows, fut in self.done])
+
+    def close(self) -> None:
+        """Wait for the batch in flight and end the worker thread."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 class FrameSource(Protocol):
@@ -265,39 +286,42 @@ def run_frame_loop(
                 still.reference(fr, tracked)
                 times.track += time.perf_counter() - t0
 
-    t_dec = time.perf_counter()
-    for chunk in prefetch(source.chunks(opts.fps)):
-        times.decode += time.perf_counter() - t_dec
-        for ft, fr in zip(chunk.times, chunk.frames):
-            # A detection frame: a due time or a scene cut (adaptive: unless nothing changed).
-            t0 = time.perf_counter()
-            cut = cuts.update(fr)
-            due = cut or last_det_t is None or ft.seconds - last_det_t >= opts.detect_interval - eps
-            if (due and still is not None and not cut and last_det_t is not None
-                    and ft.seconds - last_det_t < opts.detect_max_interval - eps):
-                if any(w[2] for w in window):  # the last detection frame is not processed yet
-                    times.track += time.perf_counter() - t0
-                    process(window)
-                    window = []
-                    t0 = time.perf_counter()
-                if still.still(fr):
-                    due = False
-                    n_skipped += 1
-            times.track += time.perf_counter() - t0
-            full = False
-            if due:
-                last_det_t = ft.seconds
-                full = sizing is not None and sizing.take_full(ft.seconds, cut)
-            window.append((ft, fr, due, cut, full))
-        process(window)
-        window = []
-        n_frames += len(chunk.times)
-        if on_frames:
-            on_frames(len(chunk.times))
+    try:
         t_dec = time.perf_counter()
-    if last is not None:
-        last = (last[0], tracker.end_shot(last[1]))
-        sink.add(*last)
-        emit_pending(None, hold=True)
-    return FrameLoopResult(faces=sink.result(), frames_analysed=n_frames, scene_cuts=scene_cuts, detections=n_det,
-                           detections_skipped=n_skipped, detection_sizes=dict(sizing.sizes) if sizing is not None else {})
+        for chunk in prefetch(source.chunks(opts.fps)):
+            times.decode += time.perf_counter() - t_dec
+            for ft, fr in zip(chunk.times, chunk.frames):
+                # A detection frame: a due time or a scene cut (adaptive: unless nothing changed).
+                t0 = time.perf_counter()
+                cut = cuts.update(fr)
+                due = cut or last_det_t is None or ft.seconds - last_det_t >= opts.detect_interval - eps
+                if (due and still is not None and not cut and last_det_t is not None
+                        and ft.seconds - last_det_t < opts.detect_max_interval - eps):
+                    if any(w[2] for w in window):  # the last detection frame is not processed yet
+                        times.track += time.perf_counter() - t0
+                        process(window)
+                        window = []
+                        t0 = time.perf_counter()
+                    if still.still(fr):
+                        due = False
+                        n_skipped += 1
+                times.track += time.perf_counter() - t0
+                full = False
+                if due:
+                    last_det_t = ft.seconds
+                    full = sizing is not None and sizing.take_full(ft.seconds, cut)
+                window.append((ft, fr, due, cut, full))
+            process(window)
+            window = []
+            n_frames += len(chunk.times)
+            if on_frames:
+                on_frames(len(chunk.times))
+            t_dec = time.perf_counter()
+        if last is not None:
+            last = (last[0], tracker.end_shot(last[1]))
+            sink.add(*last)
+            emit_pending(None, hold=True)
+        return FrameLoopResult(faces=sink.result(), frames_analysed=n_frames, scene_cuts=scene_cuts, detections=n_det,
+                               detections_skipped=n_skipped, detection_sizes=dict(sizing.sizes) if sizing is not None else {})
+    finally:
+        sink.close()  # an error or Ctrl-C in the loop: no classifier thread left running

@@ -8,6 +8,8 @@ crop alignment are the real ones. A last test runs the real detector on a real c
 
 from __future__ import annotations
 
+import threading
+
 import make_samples
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ import pytest
 from fervideo.core.types import Faces, FrameTime, VideoInfo
 from fervideo.pipeline.frame_loop import StageTimes, run_frame_loop
 from fervideo.pipeline.options import AnalyzeOptions
-from fervideo.stages.align import FER_TEMPLATE
+from fervideo.stages.align import FER_TEMPLATE, align_crops
 from fervideo.stages.decode import FrameChunk
 
 W, H, FPS = 320, 240, 10.0
@@ -187,6 +189,47 @@ def test_a_face_seen_only_in_the_last_detection_frame_gets_a_track():
     late = res.faces[res.faces.boxes[:, 0] == 20]
     assert late.frame_index.tolist() == [18, 19] and (late.track_ids >= 0).all()
     assert late.detected.tolist() == [True, False]
+
+
+class ThreadNotingClassifier(FakeClassifier):
+    """Notes the thread of each batch and lets one batch fail on request."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+        self.batches: list[int] = []
+        self.fail_at = fail_at
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        self.threads.append(threading.current_thread().name)
+        self.batches.append(len(crops))
+        if self.fail_at is not None and len(self.batches) == self.fail_at:
+            raise RuntimeError("classifier broke")
+        return super().predict(crops)
+
+
+def test_batches_are_classified_beside_the_loop_in_order_with_the_serial_result(run):
+    res, _, _ = run
+    clf = ThreadNotingClassifier()
+    again = run_frame_loop(FakeSource(), FakeDetector(), clf, AnalyzeOptions(fps=0, detect_interval=0.3), StageTimes())
+    assert len(clf.batches) > 2 and set(clf.threads) != {threading.current_thread().name}
+    assert all(t.startswith("fervideo-classify") for t in clf.threads)
+    assert sum(clf.batches) == len(res.faces) and all(b >= clf.batch_size for b in clf.batches[:-1])
+    # the rows in the same order with the probabilities of their own crops, as classified serially
+    assert np.array_equal(again.faces.frame_index, res.faces.frame_index)
+    assert np.array_equal(again.faces.track_ids, res.faces.track_ids)
+    serial = FakeClassifier().predict(
+        np.concatenate([align_crops(_frame(i), again.faces[again.faces.frame_index == i], 24) for i in range(20)]))
+    order = np.argsort(again.faces.frame_index, kind="stable")
+    assert np.allclose(again.faces.probs[order], serial)
+    assert not [t for t in threading.enumerate() if t.name.startswith("fervideo-classify")]
+
+
+def test_a_classifier_error_surfaces_and_leaves_no_thread():
+    with pytest.raises(RuntimeError, match="classifier broke"):
+        run_frame_loop(FakeSource(), FakeDetector(), ThreadNotingClassifier(fail_at=2),
+                       AnalyzeOptions(fps=0, detect_interval=0.3), StageTimes())
+    assert not [t for t in threading.enumerate() if t.name.startswith("fervideo-classify")]
 
 
 def test_the_real_detector_on_two_people_and_a_cut(tiny_fervit, tmp_path):
