@@ -279,7 +279,9 @@ def render_video(
                 if i420:
                     if drawings:
                         paint_i420(fr, drawings)
-                    vf = av.VideoFrame.from_ndarray(fr, format="yuv420p")
+                    # wraps the chunk's memory (no copy; x264 copies its input when it takes a
+                    # frame, and nothing writes to the chunk after this): 0.004 vs 0.19 ms at 720p
+                    vf = av.VideoFrame.from_numpy_buffer(fr, format="yuv420p")
                 else:
                     img = fr if (w, h) == (info.width, info.height) else cv2.copyMakeBorder(
                         fr, 0, h - info.height, 0, w - info.width, cv2.BORDER_CONSTANT
@@ -289,7 +291,7 @@ def render_video(
                         paint(img, d)
                     # RGB -> YUV 4:2:0 with OpenCV: 4x cheaper than FFmpeg's swscale here (0.9 vs
                     # 3.8 ms a 720p frame), the same BT.601 conversion (mean difference 0.05 levels).
-                    vf = av.VideoFrame.from_ndarray(cv2.cvtColor(img, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+                    vf = av.VideoFrame.from_numpy_buffer(cv2.cvtColor(img, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
                 pts = int(round(ft.seconds * 90000))
                 vf.pts = pts if pts > last_pts else last_pts + 1
                 last_pts = vf.pts
