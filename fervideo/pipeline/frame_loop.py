@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StageTimes:
-    """Seconds spent per stage (wall time in the consuming thread)."""
+    """Seconds spent per stage (wall time in the thread that runs it: classify in its worker)."""
 
     decode: float = 0.0
     detect: float = 0.0
