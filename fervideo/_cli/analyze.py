@@ -37,6 +37,7 @@ def analyze(
     classifier_runtime: Annotated[str, typer.Option(help="auto (onnxruntime for local models on the CPU, else torch), onnx or torch")] = "auto",
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Average with horizontally flipped crops")] = False,
     render: Annotated[bool, typer.Option("--render/--no-render", help="Write annotated.mp4")] = True,
+    render_height: Annotated[int | None, typer.Option(help="Scale annotated.mp4 down to at most this many pixels tall (default: the input's size)")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo videos that are already finished")] = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Also the videos in sub-folders of the folders given")] = False,
     threads: Annotated[int | None, typer.Option(help="CPU threads for onnxruntime (and torch where a model runs on it); dlib descriptor workers for persons")] = None,
@@ -59,7 +60,7 @@ def analyze(
             detect_max_interval=detect_max_interval, detect_size_auto=detect_size_auto, classifier_runtime=classifier_runtime,
             smooth=smooth, smooth_seconds=smooth_seconds, min_track=min_track, device=device,
             persons=persons, embedder=embedder, embed_model=embed_model, person_threshold=person_threshold,
-            batch_size=batch_size, tta=tta, render=render, overwrite=overwrite, threads=threads,
+            batch_size=batch_size, tta=tta, render=render, render_height=render_height, overwrite=overwrite, threads=threads,
         )
     except ValueError as exc:
         fail(exc, verbose)

@@ -36,6 +36,7 @@ class AnalyzeOptions:
     embed_model: str | None = None  # the ONNX model file of embedder "onnx"
     person_threshold: float | None = None  # linkage distance for one person; None = the embedder's default
     render: bool = True
+    render_height: int | None = None  # annotated video at most this tall (scaled down, same aspect); None = the input's size
     overwrite: bool = False
     threads: int | None = None
 
@@ -52,6 +53,8 @@ class AnalyzeOptions:
             raise ConfigError(f"classifier_runtime must be auto, onnx or torch, not {self.classifier_runtime!r}")
         if self.persons and self.embedder == "onnx" and not self.embed_model:
             raise ConfigError("embedder 'onnx' needs a model file: --embed-model PATH.onnx")
+        if self.render_height is not None and self.render_height < 64:
+            raise ConfigError("render_height must be >= 64 pixels (or unset: the input's size)")
         if self.person_threshold is not None and self.person_threshold <= 0:
             raise ConfigError("person_threshold must be > 0")
 

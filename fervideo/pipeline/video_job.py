@@ -114,7 +114,8 @@ def analyze_video(path: Path, tmp: Path, opts: AnalyzeOptions, models: Backends,
             return person_map
 
         render = BackgroundRender(lambda on_frames: render_video(path, tmp / ANNOTATED, faces, labels, max_gap=opts.max_gap,
-                                                                 on_frames=on_frames, person_of=person_of)).start()
+                                                                 on_frames=on_frames, person_of=person_of,
+                                                                 max_height=opts.render_height)).start()
     try:
         tables()
     except BaseException:

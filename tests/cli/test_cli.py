@@ -229,3 +229,15 @@ def test_annotated_video_keeps_the_sound(clips, tmp_path):
     with av.open(str(tmp_path / "ann.mp4")) as c:
         kinds = [(s.type, s.codec_context.name) for s in c.streams]
     assert ("audio", "aac") in kinds and ("video", "h264") in kinds
+
+
+def test_render_height_scales_the_annotated_video_and_refuses_nonsense(clips, tmp_path):
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["analyze", str(clips["face"]), "--out", str(out), "--no-persons", "--render-height", "120"])
+    assert r.exit_code == 0, r.output
+    with av.open(str(out / "face" / "annotated.mp4")) as c:
+        s = c.streams.video[0]
+        assert (s.codec_context.width, s.codec_context.height) == (160, 120) and s.frames == 50
+    assert read_metadata(out / "face" / "timeline.parquet")["options"]["render_height"] == 120
+    r = runner.invoke(app, ["analyze", str(clips["face"]), "--out", str(tmp_path / "o2"), "--render-height", "10"])
+    assert r.exit_code != 0 and "render_height must be >= 64" in r.output and not (tmp_path / "o2").exists()

@@ -165,3 +165,42 @@ def test_annotated_video_is_the_same_from_i420_and_from_rgb_frames(clips, tmp_pa
     assert np.abs(a - b).mean() < 3.0  # decoder rounding (FFmpeg against OpenCV), then x264; nothing drawn on one: 8.0
     box = a[:, 40:140, 40:120]
     assert np.abs(box - b[:, 40:140, 40:120]).mean() < 5.0  # with nothing drawn on one: 9.1
+
+
+@pytest.mark.parametrize("i420", [True, False])
+def test_annotated_video_scaled_down_draws_each_box_where_its_face_is(clips, tmp_path, monkeypatch, i420):
+    """``max_height`` (``--render-height``): a 320x240 input written at 160x120 (same aspect),
+    the box laid out at the output's size, in both the YUV and the RGB path."""
+    import av
+
+    import fervideo.io.render as render
+    from fervideo.core.types import Faces
+    from fervideo.stages.decode import VideoSource
+
+    if not i420:
+        monkeypatch.setattr(VideoSource, "supports_i420", property(lambda self: False))
+    n = 6
+    probs = np.tile(_probs(3), (n, 1))
+    box = [120.0, 60.0, 280.0, 220.0]
+    faces = Faces(
+        boxes=np.tile([box], (n, 1)), scores=np.full(n, 0.9), landmarks=np.zeros((n, 5, 2)),
+        frame_index=np.arange(n), time_s=np.linspace(0.0, 1.0, n), track_ids=np.ones(n, int),
+        probs=probs, smoothed=probs, label_ids=np.full(n, 3),
+    )
+    none = faces[np.zeros(n, bool)]
+    render.render_video(clips["face"], tmp_path / "drawn.mp4", faces, LABELS, max_height=120)
+    render.render_video(clips["face"], tmp_path / "plain.mp4", none, LABELS, max_height=120)
+    render.render_video(clips["face"], tmp_path / "full.mp4", none, LABELS, max_height=240)  # not taller: kept
+
+    def first(p):
+        with av.open(str(p)) as c:
+            return next(c.decode(video=0)).to_ndarray(format="rgb24").astype(np.int16)
+
+    drawn, plain = first(tmp_path / "drawn.mp4"), first(tmp_path / "plain.mp4")
+    assert drawn.shape == plain.shape == (120, 160, 3) and first(tmp_path / "full.mp4").shape == (240, 320, 3)
+    changed = np.abs(drawn - plain).max(axis=2) > 40
+    # the box's left edge at x = 60 (120 / 2) along its rows, its top at y = 30 (60 / 2); drawn at
+    # the input's coordinates they would be at x = 120 and y = 60 instead
+    assert changed[40:100, 57:64].any(axis=1).mean() > 0.9
+    assert changed[27:34, 65:90].any(axis=0).mean() > 0.9
+    assert not changed[40:100, 10:50].any()  # left of the box: the picture as it was
