@@ -126,6 +126,7 @@ OPTION_NAMES: dict[str, tuple[str, object]] = {
     "persons": ("tracks joined into persons", _yes_no),
     "embedder": ("face embedder", str),
     "person_threshold": ("person threshold", lambda v: "embedder's default" if v is None else f"{v:g}"),
+    "render_height": ("annotated video height", lambda v: "the input's" if v is None else f"at most {v} px"),
 }
 
 
