@@ -266,13 +266,14 @@ def _scaled(f: np.ndarray, height: int = 144) -> np.ndarray:
     return cv2.resize(f, (max(1, int(f.shape[1] * s)), height), interpolation=cv2.INTER_AREA)
 
 
-def _face_thumb(frame: np.ndarray | None, info, row: pd.Series) -> str:
-    """A 96x96 crop of the face in ``row`` (box in the video's pixels) from its frame."""
-    if frame is None or info is None:
+def _face_thumb(frame: np.ndarray | None, size: tuple[int, int] | None, row: pd.Series) -> str:
+    """A 96x96 crop of the face in ``row`` from its frame; ``size`` (w, h) is the analysed video's,
+    whose pixels the box is in (the frame may come from a smaller annotated video)."""
+    if frame is None or not size:
         return ""
     import cv2
 
-    sx, sy = frame.shape[1] / info.width, frame.shape[0] / info.height
+    sx, sy = frame.shape[1] / size[0], frame.shape[0] / size[1]
     x1, y1, x2, y2 = row.x1 * sx, row.y1 * sy, row.x2 * sx, row.y2 * sy
     m = 0.15 * (x2 - x1)
     crop = frame[max(0, int(y1 - m)):int(y2 + m), max(0, int(x1 - m)):int(x2 + m)]
@@ -398,11 +399,14 @@ def _video_section(d: Path, meta: dict, max_points: int, thumbs: int, labels_of,
     best_rows = [tl[tl.track_id == t].loc[lambda g: g.det_score.idxmax()] for t in tids]
     # one opening of the video for the strip and every track's face
     frames, info = _frames_at(src, times + [float(b.time_s) for b in best_rows])
+    video = meta.get("video", {})
+    size = ((video["width"], video["height"]) if video.get("width") and video.get("height")
+            else (info.width, info.height) if info is not None else None)
     strip = [_jpeg(_scaled(f)) for f in frames[: len(times)] if f is not None]
     out.append("<div class='strip'>" + "".join(f"<img loading='lazy' src='{s}'>" for s in strip) + "</div>")
     for k, tid in enumerate(tids):
         g = tl[tl.track_id == tid]
-        face = _face_thumb(frames[len(times) + k], info, best_rows[k])
+        face = _face_thumb(frames[len(times) + k], size, best_rows[k])
         fig = track_figure(tl, int(tid), pk, title=f"track {tid}", width=7.5, height=2.8, max_points=max_points)
         chart = _png(fig)
         peaks_html = ""

@@ -125,3 +125,36 @@ def test_report_opens_in_headless_chromium_without_console_errors(study):
     assert "Study overview" in dom and "Tracks by emotion" in dom
     console = [ln for ln in log.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
     assert not console, console
+
+
+def test_face_thumbnail_from_a_scaled_annotated_video_when_the_input_is_gone(clips, tmp_path):
+    """The report falls back to annotated.mp4 for thumbnails; with --render-height it is smaller
+    than the analysed video, whose pixels the boxes are in: the crop is scaled, not misplaced."""
+    import shutil
+
+    import cv2
+
+    import fervideo
+    from fervideo.stages.decode import VideoSource
+    from fervideo.study.report import write_report
+
+    src = tmp_path / "face.mp4"
+    shutil.copy(clips["face"], src)
+    out = tmp_path / "out"
+    fervideo.analyze([src], out, persons=False, render_height=120)  # 320x240 in, 160x120 out
+    src.unlink()  # only the annotated video is left to take frames from
+    html = write_report(out).read_text()
+    b64 = re.search(r"class='face' loading='lazy' src='data:image/jpeg;base64,([^']+)'", html).group(1)
+    thumb = cv2.cvtColor(cv2.imdecode(np.frombuffer(base64.b64decode(b64), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    tl = pd.read_parquet(out / "face" / "timeline.parquet")
+    row = tl.loc[tl.det_score.idxmax()]
+    frame = VideoSource(out / "face" / "annotated.mp4").frames_at([float(row.time_s)])[0]
+
+    def crop(scale):
+        x1, y1, x2, y2 = (row[c] * scale for c in ("x1", "y1", "x2", "y2"))
+        m = 0.15 * (x2 - x1)
+        c = frame[max(0, int(y1 - m)):int(y2 + m), max(0, int(x1 - m)):int(x2 + m)]
+        return cv2.resize(c, (96, 96), interpolation=cv2.INTER_AREA).astype(int)
+
+    right, wrong = np.abs(crop(0.5) - thumb).mean(), np.abs(crop(1.0) - thumb).mean()
+    assert right < 6 and wrong > 3 * right, (right, wrong)
