@@ -141,16 +141,15 @@ def score(m: pd.DataFrame, timelines: dict[str, pd.DataFrame]) -> dict:
     # how many faces are right on most of their boxes is the count to compare models by.
     per_face = {f"{v}: {n}": float((g.pred == g.label).mean()) for (v, n), g in m.groupby(["video", "note"])}
     res["faces"] = {"right": int(sum(a > 0.5 for a in per_face.values())), "total": len(per_face), "per_face": per_face}
-    # What a researcher can filter on: the timeline's own quality columns, at the persons gate's
-    # cut-offs (near-frontal: nose within a quarter of the eye distance of the eyes' midpoint; 40 px).
-    from fervideo.stages.persons import QualityGate
+    # What a researcher can filter on: the timeline's own quality columns, by the one definition
+    # of a clear face the tables' clear_share and the persons gate use (core/quality.py).
+    from fervideo.core.quality import CLEAR_FACE_PX, CLEAR_FRONTAL, clear
 
-    gate = QualityGate()
-    good = (hit.frontal >= gate.min_frontal) & (hit.face_px >= gate.min_face)
+    good = clear(hit.face_px.to_numpy(), hit.frontal.to_numpy())
     res["by_quality"] = {
         name: {"boxes": int(sel.sum()), "faces": int(hit[sel].groupby(["video", "note"]).ngroups),
                "accuracy": float((hit[sel].pred == hit[sel].label).mean()) if sel.any() else float("nan")}
-        for name, sel in ((f"frontal >= {gate.min_frontal} and face_px >= {gate.min_face:g}", good),
+        for name, sel in ((f"frontal >= {CLEAR_FRONTAL} and face_px >= {CLEAR_FACE_PX:g}", good),
                           ("the rest (profile, or smaller)", ~good))
     }
     for c, g in m.groupby("label"):

@@ -190,6 +190,15 @@ def draw(frame: np.ndarray, box: np.ndarray, tag: str, label: str, probs: np.nda
     paint(frame, face_drawing(frame.shape[:2], box, tag, label, probs, labels))
 
 
+def i420_planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U and V planes of a planar YUV 4:2:0 frame ((h * 3 / 2, w), even sides)."""
+    h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    flat = yuv.reshape(-1)
+    q = h * w // 4  # bytes of each chroma plane
+    return (flat[: h * w].reshape(h, w), flat[h * w : h * w + q].reshape(h // 2, w // 2),
+            flat[h * w + q :].reshape(h // 2, w // 2))
+
+
 def paint_i420(yuv: np.ndarray, drawings: list[FaceDrawing]) -> None:
     """Paint on a planar YUV 4:2:0 frame (shape (h * 3 / 2, w)) in place: only the band of rows
     the drawings touch goes to RGB and back (OpenCV, BT.601 both ways), the rest of the frame
@@ -201,35 +210,25 @@ def paint_i420(yuv: np.ndarray, drawings: list[FaceDrawing]) -> None:
     bottom = min(h, max(r[1] for r in rows) + 1) // 2 * 2
     if bottom <= top:
         return
-    flat = yuv.reshape(-1)
-    q = h * w // 4  # bytes of each chroma plane
-    y_plane = flat[: h * w].reshape(h, w)
-    u_plane = flat[h * w : h * w + q].reshape(h // 2, w // 2)
-    v_plane = flat[h * w + q :].reshape(h // 2, w // 2)
+    y_plane, u_plane, v_plane = i420_planes(yuv)
     bh = bottom - top
     band = np.concatenate([y_plane[top:bottom].reshape(-1), u_plane[top // 2 : bottom // 2].reshape(-1),
                            v_plane[top // 2 : bottom // 2].reshape(-1)]).reshape(bh * 3 // 2, w)
     rgb = cv2.cvtColor(band, cv2.COLOR_YUV2RGB_I420)
     for d in drawings:
         paint(rgb, d, top)
-    back = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
-    qb = bh * w // 4
-    y_plane[top:bottom] = back[: bh * w].reshape(bh, w)
-    u_plane[top // 2 : bottom // 2] = back[bh * w : bh * w + qb].reshape(bh // 2, w // 2)
-    v_plane[top // 2 : bottom // 2] = back[bh * w + qb :].reshape(bh // 2, w // 2)
+    by, bu, bv = i420_planes(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420))
+    y_plane[top:bottom] = by
+    u_plane[top // 2 : bottom // 2] = bu
+    v_plane[top // 2 : bottom // 2] = bv
 
 
 def resize_i420(yuv: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A planar YUV 4:2:0 frame ((h * 3 / 2, w), even sides) resized to ``size`` (w, h, even),
     plane by plane with area averaging: no round trip through RGB."""
-    h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
     ow, oh = size
-    flat = yuv.reshape(-1)
-    q = h * w // 4
-    planes = [(flat[: h * w].reshape(h, w), (ow, oh)),
-              (flat[h * w : h * w + q].reshape(h // 2, w // 2), (ow // 2, oh // 2)),
-              (flat[h * w + q :].reshape(h // 2, w // 2), (ow // 2, oh // 2))]
-    out = [cv2.resize(p, s, interpolation=cv2.INTER_AREA).reshape(-1) for p, s in planes]
+    sizes = [(ow, oh), (ow // 2, oh // 2), (ow // 2, oh // 2)]
+    out = [cv2.resize(p, s, interpolation=cv2.INTER_AREA).reshape(-1) for p, s in zip(i420_planes(yuv), sizes)]
     return np.concatenate(out).reshape(oh * 3 // 2, ow)
 
 

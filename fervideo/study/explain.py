@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,16 +61,27 @@ def _last_conv(model: torch.nn.Module) -> torch.nn.Module:
     return convs[-1]
 
 
-def grad_cam(model: torch.nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
-    # On a CPU the classifier runs in bf16 with channels-last convolutions (speed), and oneDNN's
-    # backward for that crashed the process (a segfault in autograd, with 2 threads, after an
-    # ONNX export in the same process: 4 of 4 test runs). Gradients for a few explained crops
-    # need no speed: a float32, NCHW copy of the model does the backward pass.
-    if x.device.type == "cpu" and (x.dtype != torch.float32 or any(p.dtype != torch.float32 for p in model.parameters())):
+#: model -> its float32, NCHW copy for Grad-CAM's backward pass (made once per model, not per face)
+_BACKWARD_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _backward_model(model: torch.nn.Module) -> torch.nn.Module:
+    """On a CPU the classifier runs in bf16 with channels-last convolutions (speed), and oneDNN's
+    backward for that crashed the process (a segfault in autograd, with 2 threads, after an
+    ONNX export in the same process: 4 of 4 test runs). Gradients for explained crops need no
+    speed: a float32, NCHW copy of the model does the backward pass."""
+    if all(p.dtype == torch.float32 for p in model.parameters()):
+        return model
+    if model not in _BACKWARD_COPIES:
         import copy
 
-        model = copy.deepcopy(model).float().to(memory_format=torch.contiguous_format)
-        x = x.float()
+        _BACKWARD_COPIES[model] = copy.deepcopy(model).float().to(memory_format=torch.contiguous_format)
+    return _BACKWARD_COPIES[model]
+
+
+def grad_cam(model: torch.nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
+    if x.device.type == "cpu":
+        model, x = _backward_model(model), x.float()
     layer = _last_conv(model)
     store: dict[str, torch.Tensor] = {}
     h1 = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
