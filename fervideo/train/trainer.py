@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -157,8 +157,13 @@ class ModelInput:
         return to_luminance(x) if self.data.gray else x
 
 
-def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
-    """A new FerViT (or HF ResNet), or a HF checkpoint with a fresh head for ``classes``.
+def build_model(classes: list[str], cfg: TrainConfig, vote_classes: Sequence[str] = ()):
+    """A new FerViT (or HF ResNet), or a HF checkpoint with a head for ``classes`` (+ a vote head).
+
+    With ``--init``, each output row starts from the init model's row of the same class name
+    where it has one (``_init_rows_by_name``): fine-tuning the FER+ model into a 7-class model
+    with a vote head keeps what both heads know, and a checkpoint whose classes come in
+    another order is not silently relabelled.
 
     The ResNet exists so that the ViT can be compared with a convolutional network trained by the
     same recipe on the same data: its stages take their widths from ``stem_channels`` and
@@ -174,7 +179,8 @@ def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
 
     from fervideo.modeling.fervit import FerViTConfig, FerViTForImageClassification
 
-    names = list(classes) + [f"vote_{i}" for i in range(extra_outputs)]
+    main_classes = list(classes)
+    names = main_classes + [f"vote_{i}" for i in range(len(vote_classes))]
     id2label = {i: c for i, c in enumerate(names)}
     label2id = {c: i for i, c in id2label.items()}
     classes = names
@@ -188,6 +194,7 @@ def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
             processor = AutoImageProcessor.from_pretrained(cfg.init)
         except OSError as exc:
             raise hub_error(cfg.init, exc) from exc
+        _init_rows_by_name(model, cfg.init, main_classes, list(vote_classes))
         # A calibration temperature belongs to the weights it was fitted on: the fine-tuned
         # model starts uncalibrated (fervideo calibrate fits its own).
         if getattr(model.config, "logit_temperature", 1.0) != 1.0:
@@ -232,6 +239,43 @@ def build_model(classes: list[str], cfg: TrainConfig, extra_outputs: int = 0):
         label2id=label2id,
     )
     return FerViTForImageClassification(config), processor
+
+
+def _init_rows_by_name(model, init: str, classes: list[str], vote_classes: list[str]) -> None:
+    """Give each output row of ``model`` the init checkpoint's row of the same class name.
+
+    ``from_pretrained`` keeps a head of the right size whatever its classes mean and discards
+    one of another size; this matches rows by name instead (the main classes, then the vote
+    classes), so the FER+ model's 8-class head seeds both the 7-class and the vote head, and
+    rows with no namesake keep their fresh initialisation.
+    """
+    from transformers import AutoModelForImageClassification
+
+    src = AutoModelForImageClassification.from_pretrained(init)
+    src_lin, dst_lin = _classifier_linear(src), _classifier_linear(model)
+    if src_lin.in_features != dst_lin.in_features:
+        return
+    from fervideo.core.labels import normalize_label
+
+    def key(name: str) -> str:
+        return normalize_label(str(name)) or str(name).lower()
+
+    src_rows = {key(name): int(i) for i, name in src.config.id2label.items()}
+    wanted = [key(c) for c in classes] + [key(c) for c in vote_classes]
+    copied = []
+    with torch.no_grad():
+        w, b = src_lin.weight.detach().float(), src_lin.bias.detach().float() if src_lin.bias is not None else None
+        for row, name in enumerate(wanted):
+            if name in src_rows:
+                dst_lin.weight[row] = w[src_rows[name]]
+                if b is not None and dst_lin.bias is not None:
+                    dst_lin.bias[row] = b[src_rows[name]]
+                copied.append(row)
+            else:
+                dst_lin.weight[row].normal_(0.0, 0.02)
+                if dst_lin.bias is not None:
+                    dst_lin.bias[row] = 0.0
+    log.info("--init %s: %d of %d output rows start from its rows of the same class", init, len(copied), len(wanted))
 
 
 def class_weights(counts: np.ndarray, power: float) -> torch.Tensor:
@@ -303,7 +347,7 @@ def train(
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    model, processor = build_model(classes, cfg, extra_outputs=n_votes)
+    model, processor = build_model(classes, cfg, vote_classes=votes.classes if votes is not None else ())
     model.to(device=device, dtype=torch.float32)  # fp32 master weights, also for checkpoints stored in fp16
     feed = ModelInput(resolve_data_config(model.config, processor), device)
     ema = AveragedModel(model, multi_avg_fn=_ema_warmup(cfg.ema_decay), use_buffers=True)

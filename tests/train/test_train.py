@@ -286,6 +286,29 @@ def test_fine_tuning_a_calibrated_model_starts_uncalibrated(tmp_path, tiny_fervi
     assert json.loads((tmp_path / "ft" / "config.json").read_text())["logit_temperature"] == 1.0
 
 
+def test_init_rows_follow_class_names_not_positions(tmp_path, tiny_fervit):
+    """--init from a model whose classes are (happy, sad, neutral): a new head for (sad, happy) plus
+    a vote head (neutral, happy, contempt) takes each row from the init's row of the same name;
+    a class the init lacks (contempt) starts fresh."""
+    import torch
+
+    from fervideo.modeling import FerViTForImageClassification
+    from fervideo.train.trainer import TrainConfig, _classifier_linear, build_model
+
+    src = _classifier_linear(FerViTForImageClassification.from_pretrained(tiny_fervit))
+    model, _ = build_model(["sad", "happy"], TrainConfig(init=str(tiny_fervit)), vote_classes=["neutral", "happy", "contempt"])
+    dst = _classifier_linear(model)
+    assert dst.out_features == 5
+    for row, src_row in [(0, 1), (1, 0), (2, 2), (3, 0)]:
+        assert torch.equal(dst.weight[row], src.weight[src_row]) and torch.equal(dst.bias[row], src.bias[src_row])
+    assert not any(torch.equal(dst.weight[4], src.weight[i]) for i in range(3))
+    assert float(dst.bias[4]) == 0.0
+    # same size, other order: rows are moved, not relabelled in place
+    model, _ = build_model(["neutral", "happy", "sad"], TrainConfig(init=str(tiny_fervit)))
+    assert torch.equal(_classifier_linear(model).weight[0], src.weight[2])
+    assert torch.equal(_classifier_linear(model).weight[2], src.weight[1])
+
+
 def test_a_teacher_teaches_what_the_labels_do_not(tmp_path):
     """Distillation: a student trained on labels that carry no information (shuffled) learns the task
     from a teacher that knows it (val accuracy > 0.9), where without the teacher it cannot (< 0.75)."""
