@@ -246,8 +246,9 @@ def _init_rows_by_name(model, init: str, classes: list[str], vote_classes: list[
 
     ``from_pretrained`` keeps a head of the right size whatever its classes mean and discards
     one of another size; this matches rows by name instead (the main classes, then the vote
-    classes), so the FER+ model's 8-class head seeds both the 7-class and the vote head, and
-    rows with no namesake keep their fresh initialisation.
+    classes), so the FER+ model's 8-class head seeds both the 7-class and the vote head. A row
+    with no namesake gets a fresh initialisation (normal, std 0.02, bias 0), also where
+    ``from_pretrained`` had kept a head of the same size: its row there meant another class.
     """
     from transformers import AutoModelForImageClassification
 
