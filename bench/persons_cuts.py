@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 CACHE = Path.home() / ".cache" / "fervideo" / "bench"
 SIZE = (640, 360)
-FPS = 30000 / 1001
 
 #: (source video, start s, end s, person): each segment shows one person, and each person comes back.
 SEGMENTS = [
@@ -72,7 +71,7 @@ def make_clip(videos: Path, dest: Path) -> list[tuple[int, int, str]]:
     spans, n = [], 0
     tmp = dest.with_suffix(".tmp.mp4")
     with av.open(str(tmp), "w") as c:
-        s = c.add_stream("libx264", rate=Fraction(30000, 1001))
+        s = c.add_stream("libx264", rate=Fraction(30000, 1001))  # 29.97 frames/s, whatever the source's
         s.width, s.height, s.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
         s.options = {"crf": "18", "preset": "fast"}
         for name, t0, t1, person in SEGMENTS:
@@ -122,7 +121,9 @@ def main() -> None:
         spans = make_clip(args.videos, clip)
     if args.keep:
         args.keep.write_bytes(clip.read_bytes())
-    options = {k: json.loads(v) if v[:1] in "0123456789-[{tfn" else v for k, v in (o.split("=", 1) for o in args.option)}
+    from real_faces import _value  # bench/ is this script's folder
+
+    options = {k: _value(v) for k, v in (o.split("=", 1) for o in args.option)}
     with tempfile.TemporaryDirectory() as tmp:
         res = fervideo.analyze([clip], tmp, render=False, **options)
         if res.failed:
