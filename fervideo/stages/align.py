@@ -39,11 +39,6 @@ def similarities(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([a.real, -a.imag, b.real], -1), np.stack([a.imag, a.real, b.imag], -1)], 1)
 
 
-def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity transform mapping src (K, 2) onto dst (K, 2); 2x3."""
-    return similarities(np.asarray(src)[None], dst)[0]
-
-
 def _landmarks_plausible(lm: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Per face (N, 5, 2 landmarks; N, 4 boxes): finite, eyes 0.15-1.2 box widths apart."""
     w = np.maximum(box[:, 2] - box[:, 0], 1.0)

@@ -6,7 +6,7 @@ import pytest
 
 from fervideo.core.errors import ModelError
 from fervideo.core.types import Faces
-from fervideo.stages.align import FER_TEMPLATE, align_crops, similarity
+from fervideo.stages.align import FER_TEMPLATE, align_crops, similarities
 from fervideo.stages.classify import EmotionClassifier
 
 
@@ -103,7 +103,7 @@ def test_alignment_puts_landmarks_on_template():
     ang = np.deg2rad(15)
     rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
     pts = src @ rot.T + rng.normal(0, 0.01, src.shape)
-    m = similarity(pts, FER_TEMPLATE * 48)
+    m = similarities(pts[None], FER_TEMPLATE * 48)[0]
     mapped = pts @ m[:, :2].T + m[:, 2]
     assert np.abs(mapped - FER_TEMPLATE * 48).max() < 0.1
     frame = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
