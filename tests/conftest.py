@@ -52,9 +52,8 @@ def tiny_vit(tmp_path_factory) -> Path:
     return d
 
 
-@pytest.fixture(scope="session")
-def tiny_fervit(tmp_path_factory) -> Path:
-    """A small FerViT (3 classes) saved like the trainer saves it."""
+def _save_tiny_fervit(d: Path, **config) -> Path:
+    """A small FerViT (3 classes, seed 0) saved like the trainer saves it."""
     import torch
     from transformers import ViTImageProcessor
 
@@ -63,11 +62,23 @@ def tiny_fervit(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     labels = ["happy", "sad", "neutral"]
     cfg = FerViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, stem_channels=[8, 16, 16],
-                       num_labels=3, id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
-    d = tmp_path_factory.mktemp("models") / "tiny-fervit"
+                       num_labels=3, id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
+                       **config)
     FerViTForImageClassification(cfg).save_pretrained(d)
     ViTImageProcessor(size={"height": 48, "width": 48}, image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(d)
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_fervit(tmp_path_factory) -> Path:
+    """A small FerViT (3 classes) with the default, residual stem."""
+    return _save_tiny_fervit(tmp_path_factory.mktemp("models") / "tiny-fervit")
+
+
+@pytest.fixture(scope="session")
+def tiny_fervit_vgg(tmp_path_factory) -> Path:
+    """tiny_fervit with the VGG stem (full-resolution convolutions, max-pooling)."""
+    return _save_tiny_fervit(tmp_path_factory.mktemp("models") / "tiny-fervit-vgg", stem_type="vgg")
 
 
 @pytest.fixture(params=["decord", "pyav-only"])

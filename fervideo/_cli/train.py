@@ -34,6 +34,9 @@ def train(
     heads: int = 4,
     stem: Annotated[str, typer.Option(help="stem channels, comma-separated")] = "32,64,128",
     stem_stride: Annotated[int, typer.Option(help="FerViT: stride of the first convolution (1 = full resolution)")] = 2,
+    stem_type: Annotated[str, typer.Option(help="FerViT: residual (a convolution, then a residual block per --stem "
+                                                "width) or vgg (two full-resolution convolutions per width, "
+                                                "max-pooling between)")] = "residual",
     image_size: int = 48,
     patience: int = 10,
     seed: int = 0,
@@ -82,6 +85,7 @@ def train(
             init=init, arch=arch, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
             stem_channels=[int(c) for c in stem.split(",")],
             stem_stride=stem_stride,
+            stem_type=stem_type,
             augment=without((video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix),
                             [n.strip() for n in (augment_off or "").split(",") if n.strip()]),
             warmup_epochs=warmup_epochs,

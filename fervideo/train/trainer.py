@@ -59,6 +59,7 @@ class TrainConfig:
     num_attention_heads: int = 4
     stem_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     stem_stride: int = 2  # FerViT: 1 = first convolution at full resolution
+    stem_type: str = "residual"  # FerViT: "residual" or "vgg" (fervideo.modeling.fervit.STEM_TYPES)
     input_norm: str = "per_image"  # new FerViTs standardise each crop inside the model (see FerViTConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     max_steps_per_epoch: int | None = None  # for smoke tests
@@ -77,6 +78,10 @@ class TrainConfig:
         """Refuse values that cannot work now, before any data is loaded."""
         if self.init is None and self.arch not in ARCHS:
             raise ConfigError(f"unknown architecture {self.arch!r}; valid: {', '.join(ARCHS)}")
+        from fervideo.modeling.fervit import STEM_TYPES
+
+        if self.stem_type not in STEM_TYPES:
+            raise ConfigError(f"unknown stem type {self.stem_type!r}; valid: {', '.join(STEM_TYPES)}")
         if self.votes_mode not in VOTE_MODES:
             raise ConfigError(f"unknown vote mode {self.votes_mode!r}; valid: {', '.join(VOTE_MODES)}")
         if self.teacher is not None and (self.teacher_weight <= 0 or self.teacher_temperature <= 0):
@@ -233,6 +238,7 @@ def build_model(classes: list[str], cfg: TrainConfig, vote_classes: Sequence[str
         num_attention_heads=cfg.num_attention_heads,
         stem_channels=cfg.stem_channels,
         stem_stride=cfg.stem_stride,
+        stem_type=cfg.stem_type,
         input_norm=cfg.input_norm,
         num_labels=len(classes),
         id2label=id2label,

@@ -12,6 +12,9 @@ from transformers import PretrainedConfig
 INPUT_NORMS = ("none", "per_image")
 
 
+STEM_TYPES = ("residual", "vgg")
+
+
 class FerViTConfig(PretrainedConfig):
     """``input_norm="per_image"`` standardises every crop to zero mean and unit variance inside
     the model, so a dark, low-contrast video crop and a well-lit training image reach the
@@ -31,6 +34,7 @@ class FerViTConfig(PretrainedConfig):
         num_channels: int = 1,
         stem_channels: tuple[int, ...] | list[int] = (32, 64, 128),
         stem_stride: int = 2,
+        stem_type: str = "residual",
         hidden_size: int = 192,
         num_hidden_layers: int = 4,
         num_attention_heads: int = 4,
@@ -51,6 +55,9 @@ class FerViTConfig(PretrainedConfig):
         if stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, not {stem_stride!r}")
         self.stem_stride = int(stem_stride)
+        if stem_type not in STEM_TYPES:
+            raise ValueError(f"stem_type must be one of {', '.join(STEM_TYPES)}, not {stem_type!r}")
+        self.stem_type = stem_type
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads

@@ -19,3 +19,21 @@ def test_fervit_stem_stride_sets_the_token_grid(stride, widths, grid):
     assert m(pixel_values=x).logits.shape == (2, 7)
     with pytest.raises(ValueError, match="stem_stride"):
         FerViTConfig(stem_stride=4)
+
+
+@pytest.mark.parametrize("widths, grid", [([8, 16, 32], 12), ([8, 16, 32, 64], 6)])
+def test_vgg_stem_pools_once_between_widths(widths, grid):
+    """The VGG stem convolves at full resolution and halves the grid only between widths."""
+    import torch
+
+    from fervideo.modeling.fervit import FerViTConfig, FerViTForImageClassification
+
+    m = FerViTForImageClassification(FerViTConfig(stem_channels=widths, stem_type="vgg", hidden_size=32,
+                                                  num_hidden_layers=1, num_attention_heads=2, num_labels=7)).eval()
+    x = torch.rand(2, 1, 48, 48)
+    assert m.num_tokens == grid * grid and m.tokens(x).shape == (2, grid * grid, 32)
+    assert m(pixel_values=x).logits.shape == (2, 7)
+    convs = [c for c in m.stem if isinstance(c, torch.nn.Conv2d) and c.kernel_size == (3, 3)]
+    assert [c.out_channels for c in convs] == [w for w in widths for _ in range(2)]
+    with pytest.raises(ValueError, match="stem_type"):
+        FerViTConfig(stem_type="inception")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,8 @@ def test_generated_code_is_self_contained():
 
 @pytest.mark.slow
 def test_a_trained_and_exported_model_loads_with_plain_transformers(tmp_path):
-    """The trainer's export ships the code; a child process without fervideo gets fervideo's probabilities."""
+    """The trainer's export ships the code; a child process without fervideo gets fervideo's probabilities
+    (both stem types: the generated files must carry every helper the VGG stem needs too)."""
     from fervideo.train.data import FaceImages
     from fervideo.train.trainer import TrainConfig, train
 
@@ -103,6 +105,9 @@ def test_a_trained_and_exported_model_loads_with_plain_transformers(tmp_path):
                       stem_channels=[8, 16, 16], warmup_epochs=0.5, device="cpu", max_steps_per_epoch=2)
     out = tmp_path / "m"
     train(data, data, out, cfg)
+    vgg = tmp_path / "vgg"
+    train(data, data, vgg, replace(cfg, stem_type="vgg"))
+    assert json.loads((vgg / "config.json").read_text())["stem_type"] == "vgg"
     config = json.loads((out / "config.json").read_text())
     assert config["auto_map"] == AUTO_MAP
     assert (out / CONFIG_FILE).read_text() == render()[CONFIG_FILE]
@@ -118,8 +123,8 @@ def test_a_trained_and_exported_model_loads_with_plain_transformers(tmp_path):
     (hot / "config.json").write_text(json.dumps(config))
 
     face = _face()
-    got = _plain_transformers(tmp_path, face, out, hot)
-    for d in (out, hot):
+    got = _plain_transformers(tmp_path, face, out, hot, vgg)
+    for d in (out, hot, vgg):
         want = _fervideo_probs(d, face)
         assert set(got[str(d)]) == set(want)
         for label, p in want.items():

@@ -25,10 +25,12 @@ def _crops(n: int = 40, s: int = 48) -> np.ndarray:
     return np.random.default_rng(0).integers(0, 255, (n, s, s, 3), dtype=np.uint8)
 
 
+@pytest.mark.parametrize("model", ["tiny_fervit", "tiny_fervit_vgg"])
 @pytest.mark.parametrize("tta", [False, True])
-def test_same_probabilities_as_torch_fp32(tiny_fervit, cache, tta):
+def test_same_probabilities_as_torch_fp32(request, model, cache, tta):
     from fervideo.stages.classify import EmotionClassifier
 
+    tiny_fervit = request.getfixturevalue(model)
     onnx_clf = OnnxEmotionClassifier(str(tiny_fervit), tta=tta)
     torch_clf = EmotionClassifier(str(tiny_fervit), device="cpu", dtype="fp32", tta=tta)
     assert onnx_clf.labels == torch_clf.labels and onnx_clf.input_size == torch_clf.input_size
