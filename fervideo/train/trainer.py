@@ -385,6 +385,7 @@ def train(
         # on the CPU: the generator states must be CPU tensors; weights and optimizer state are
         # copied onto the model's device by load_state_dict
         state = torch.load(last, map_location="cpu", weights_only=False)
+        _check_resumable(state.get("config"), cfg, last)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
@@ -492,6 +493,29 @@ def train(
             break
     summary = json.loads((out / "training.json").read_text())
     return summary
+
+
+#: options a resumed run may change: where and how fast it runs, when it stops early, and the
+#: number of epochs (which also stretches the cosine schedule from the resumed step on; the
+#: warm-up does not depend on it). Everything else changes the recipe in mid-run.
+RESUME_MAY_CHANGE = frozenset({"epochs", "patience", "device", "threads", "max_steps_per_epoch", "votes_out"})
+
+
+def _check_resumable(saved: dict | None, cfg: TrainConfig, last: Path) -> None:
+    """Refuse to continue a checkpoint with another recipe (a different learning rate,
+    augmentation, architecture...): the run would be neither the one started nor a new one.
+    A long run is resumed by hand, sessions later, so a retyped command is a real risk."""
+    if saved is None:
+        return
+    now = asdict(cfg)
+    diff = sorted(k for k in now.keys() | saved.keys() if k not in RESUME_MAY_CHANGE and now.get(k) != saved.get(k))
+    if diff:
+        shown = "; ".join(f"{k}: {saved.get(k)!r} in the checkpoint, {now.get(k)!r} now" for k in diff)
+        raise ConfigError(f"{last} was trained with other options ({shown}). Resume it with the options it was "
+                          "started with (its training.json has them), or train into a new --out.")
+    if now["epochs"] != saved.get("epochs"):
+        log.warning("resuming %s with --epochs %s instead of %s: the cosine schedule is stretched from here on",
+                    last, now["epochs"], saved.get("epochs"))
 
 
 def _ema_warmup(decay: float):

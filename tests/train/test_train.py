@@ -132,6 +132,28 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)  # the exported model too
 
 
+def test_resume_refuses_another_recipe_but_takes_more_epochs(tmp_path, caplog):
+    """A long run is resumed sessions later by a retyped command: a changed learning rate or
+    stem would silently make it another run, so it is refused; more epochs are allowed."""
+    from fervideo.core.errors import ConfigError
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    imgs, y = _images(32)
+    data = FaceImages(imgs, y, ["happy", "sad"], "s")
+    small = dict(warmup_epochs=0.5, batch_size=16, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                 stem_channels=[8, 8, 8], device="cpu", max_steps_per_epoch=1)
+    train(data, data, tmp_path / "a", TrainConfig(epochs=1, **small))
+    with pytest.raises(ConfigError, match=r"lr: 0.002 in the checkpoint, 0.001 now.*stem_type: 'residual'.*'vgg' now"):
+        train(data, data, tmp_path / "a", TrainConfig(epochs=2, lr=1e-3, stem_type="vgg", **small), resume=True)
+    train(data, data, tmp_path / "a", TrainConfig(epochs=2, **small), resume=True)
+    import torch
+
+    state = torch.load(tmp_path / "a" / "checkpoints" / "last.pt", weights_only=False)
+    assert [h["epoch"] for h in state["history"]] == [1, 2] and state["config"]["epochs"] == 2
+    assert "cosine schedule is stretched" in caplog.text
+
+
 def test_resnet_comparison_arch_trains_loads_and_explains(tmp_path):
     """The convolutional comparison model goes through the same train -> analyze -> explain path."""
     from fervideo.stages.classify import EmotionClassifier
