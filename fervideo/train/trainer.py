@@ -17,7 +17,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -508,7 +508,13 @@ def _check_resumable(saved: dict | None, cfg: TrainConfig, last: Path) -> None:
     if saved is None:
         return
     now = asdict(cfg)
-    diff = sorted(k for k in now.keys() | saved.keys() if k not in RESUME_MAY_CHANGE and now.get(k) != saved.get(k))
+    # An option added since the checkpoint was written had its default then (or the option
+    # did not exist, which is the same recipe); an option removed since is not compared.
+    for f in fields(TrainConfig):
+        if f.name not in saved:
+            default = f.default_factory() if f.default is MISSING else f.default
+            saved = {**saved, f.name: asdict(default) if is_dataclass(default) else default}
+    diff = sorted(k for k in now if k not in RESUME_MAY_CHANGE and now[k] != saved.get(k))
     if diff:
         shown = "; ".join(f"{k}: {saved.get(k)!r} in the checkpoint, {now.get(k)!r} now" for k in diff)
         raise ConfigError(f"{last} was trained with other options ({shown}). Resume it with the options it was "
