@@ -511,9 +511,11 @@ def _check_resumable(saved: dict | None, cfg: TrainConfig, last: Path) -> None:
     # An option added since the checkpoint was written had its default then (or the option
     # did not exist, which is the same recipe); an option removed since is not compared.
     for f in fields(TrainConfig):
-        if f.name not in saved:
-            default = f.default_factory() if f.default is MISSING else f.default
-            saved = {**saved, f.name: asdict(default) if is_dataclass(default) else default}
+        default = f.default_factory() if f.default is MISSING else f.default
+        if is_dataclass(default):  # the augmentation options, one level down
+            saved = {**saved, f.name: {**asdict(default), **saved.get(f.name, {})}}
+        elif f.name not in saved:
+            saved = {**saved, f.name: default}
     diff = sorted(k for k in now if k not in RESUME_MAY_CHANGE and now[k] != saved.get(k))
     if diff:
         shown = "; ".join(f"{k}: {saved.get(k)!r} in the checkpoint, {now.get(k)!r} now" for k in diff)

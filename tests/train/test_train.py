@@ -151,7 +151,7 @@ def test_resume_refuses_another_recipe_but_takes_more_epochs(tmp_path, caplog):
     # A checkpoint written before an option existed was trained with its default: still resumable.
     last = tmp_path / "a" / "checkpoints" / "last.pt"
     state = torch.load(last, weights_only=False)
-    del state["config"]["stem_type"]
+    del state["config"]["stem_type"], state["config"]["augment"]["jpeg_p"]
     torch.save(state, last)
     train(data, data, tmp_path / "a", TrainConfig(epochs=2, **small), resume=True)
 
