@@ -356,6 +356,10 @@ def train(
     np.random.seed(cfg.seed)
     model, processor = build_model(classes, cfg, vote_classes=votes.classes if votes is not None else ())
     model.to(device=device, dtype=torch.float32)  # fp32 master weights, also for checkpoints stored in fp16
+    # Channels-last convolution weights: oneDNN (and cuDNN) convolve NHWC without reordering
+    # each layer's input; a training step of the VGG stem took 632-652 ms instead of 745-793
+    # (batch 128, bf16, 2-core CPU). The same values, so checkpoints and exports do not change.
+    model.to(memory_format=torch.channels_last)
     feed = ModelInput(resolve_data_config(model.config, processor), device)
     ema = AveragedModel(model, multi_avg_fn=_ema_warmup(cfg.ema_decay), use_buffers=True)
     decay, no_decay = [], []
