@@ -356,7 +356,7 @@ def train(
     np.random.seed(cfg.seed)
     model, processor = build_model(classes, cfg, vote_classes=votes.classes if votes is not None else ())
     model.to(device=device, dtype=torch.float32)  # fp32 master weights, also for checkpoints stored in fp16
-    # Channels-last convolution weights: oneDNN (and cuDNN) convolve NHWC without reordering
+    # Channels-last convolution weights: oneDNN convolves NHWC without reordering
     # each layer's input; a training step of the VGG stem took 632-652 ms instead of 745-793
     # (batch 128, bf16, 2-core CPU). The same values, so checkpoints and exports do not change.
     model.to(memory_format=torch.channels_last)
@@ -514,12 +514,13 @@ def _check_resumable(saved: dict | None, cfg: TrainConfig, last: Path) -> None:
     now = asdict(cfg)
     # An option added since the checkpoint was written had its default then (or the option
     # did not exist, which is the same recipe); an option removed since is not compared.
+    saved = dict(saved)
     for f in fields(TrainConfig):
         default = f.default_factory() if f.default is MISSING else f.default
         if is_dataclass(default):  # the augmentation options, one level down
-            saved = {**saved, f.name: {**asdict(default), **saved.get(f.name, {})}}
-        elif f.name not in saved:
-            saved = {**saved, f.name: default}
+            saved[f.name] = {**asdict(default), **saved.get(f.name, {})}
+        else:
+            saved.setdefault(f.name, default)
     diff = sorted(k for k in now if k not in RESUME_MAY_CHANGE and now[k] != saved.get(k))
     if diff:
         shown = "; ".join(f"{k}: {saved.get(k)!r} in the checkpoint, {now.get(k)!r} now" for k in diff)
