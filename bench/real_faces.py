@@ -1,7 +1,7 @@
 """Real-video benchmark: does ``fervideo analyze`` label clear faces in real footage right?
 
     python bench/real_faces.py [--model A --model B ...] [--videos DIR] [--tta]
-                               [--crop-transform none|equalize|standardize] [--json OUT.json]
+                               [--crop-transform NAME] [--json OUT.json]
 
 ``bench/real_faces.csv`` holds face boxes from the three videos in ``../shared/data/videos``
 (talking_head, street_phone, stage_cuts), labelled by eye from full-resolution frames, and
@@ -33,7 +33,11 @@ split, which a better model must keep).
 ``equalize`` applies histogram equalisation to each aligned crop before the model (FER-2013's
 JPEGs are contrast-equalised, video crops are not); ``standardize`` maps each crop's gray
 mean and standard deviation to FER-2013's average (131 and 77 grey levels, measured on 5,000
-training images); ``--tta`` is analyze's own horizontal-flip averaging.
+training images); ``clahe`` is local contrast equalisation (CLAHE, clip 2, 4x4 tiles) of the
+gray crop; ``grayworld`` removes a colour cast before the model's gray conversion (each channel
+scaled to the crop's mean gray, for stage lighting); ``maxchannel`` feeds the brightest channel
+(HSV value) instead of luma. ``--tta`` is analyze's own horizontal-flip averaging.
+The transform wraps whichever classifier the pipeline builds (onnxruntime or torch).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 IOU = 0.3
 AUDIENCE = ("stage_cuts_640x360.mp4", 7.9)  # the laughing audience shot starts at 7.9 s
 FER_MEAN, FER_STD = 131.0, 77.0  # FER-2013 train: average per-image gray mean and std
+CROP_TRANSFORMS = ("none", "equalize", "standardize", "clahe", "grayworld", "maxchannel")
 
 
 def crop_transform(name: str):
@@ -81,19 +86,51 @@ def crop_transform(name: str):
             # Float output on purpose: no clipping; the classifier normalises any real-valued crop.
             return np.repeat((g - m) / (s + 1.0) * FER_STD + FER_MEAN, 3, axis=3)
         return standardize
-    raise SystemExit(f"unknown --crop-transform {name!r}: none, equalize or standardize")
+    if name == "clahe":
+        clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
+
+        def local_contrast(crops: np.ndarray) -> np.ndarray:
+            gray = [clahe.apply(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY)) for c in crops]
+            return np.stack([np.repeat(g[..., None], 3, axis=2) for g in gray]) if gray else crops
+        return local_contrast
+    if name == "grayworld":
+        def grayworld(crops: np.ndarray) -> np.ndarray:
+            x = crops.astype(np.float32)
+            means = x.mean(axis=(1, 2), keepdims=True)  # per crop and channel
+            return x * (means.mean(axis=3, keepdims=True) / np.maximum(means, 1.0))
+        return grayworld
+    if name == "maxchannel":
+        def maxchannel(crops: np.ndarray) -> np.ndarray:
+            return np.repeat(crops.max(axis=3, keepdims=True), 3, axis=3)
+        return maxchannel
+    raise SystemExit(f"unknown --crop-transform {name!r}: {', '.join(CROP_TRANSFORMS)}")
 
 
 def install_transform(fn) -> None:
-    """Make the pipeline's classifier see transformed crops (this process only; a measurement)."""
-    from fervideo.pipeline import backends
-    from fervideo.stages.classify import EmotionClassifier
+    """Make the pipeline's classifier see transformed crops (this process only; a measurement).
 
-    class Transformed(EmotionClassifier):
+    It wraps whatever classifier the pipeline builds (onnxruntime or torch, one model or an
+    ensemble), so the transform applies on either runtime, once per crop.
+    """
+    from fervideo.pipeline.backends import Backends
+
+    class Transformed:
+        def __init__(self, inner) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str):
+            return getattr(self._inner, name)
+
         def predict(self, crops: np.ndarray) -> np.ndarray:
-            return super().predict(fn(crops) if len(crops) else crops)
+            return self._inner.predict(fn(crops) if len(crops) else crops)
 
-    backends.EmotionClassifier = Transformed
+    built = Backends.classifier.fget
+
+    def classifier(self):
+        clf = built(self)
+        return clf if isinstance(clf, Transformed) else Transformed(clf)
+
+    Backends.classifier = property(classifier)
 
 
 def run_pipeline(model: str | None, videos: list[Path], out: Path, tta: bool, options: dict | None = None) -> dict[str, pd.DataFrame]:
@@ -217,7 +254,7 @@ def main() -> None:
     ap.add_argument("--videos", type=Path, default=VIDEOS)
     ap.add_argument("--csv", type=Path, default=CSV)
     ap.add_argument("--tta", action="store_true", help="analyze's horizontal-flip test-time augmentation")
-    ap.add_argument("--crop-transform", default="none", help="none | equalize | standardize (see the docstring)")
+    ap.add_argument("--crop-transform", default="none", choices=CROP_TRANSFORMS, help="see the docstring")
     ap.add_argument("--max-dt", type=float, default=0.1, help="seconds from a labelled frame to the nearest analysed one")
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
     ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
