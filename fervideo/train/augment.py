@@ -8,7 +8,7 @@ shift together, then brightness/contrast and random erasing are tensor ops.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,15 @@ class AugmentConfig:
     noise_p: float = 0.0  # Gaussian sensor noise, sigma 0.5..4% of full scale
     jpeg_p: float = 0.0  # 8x8 block-DCT quantisation at JPEG quality 20..70 (H.264/JPEG blocking)
     occlude_p: float = 0.0  # a flat or textured block over the lower face or a side (hand, microphone)
+    turn_p: float = 0.0  # a head turn: the face wrapped on a cylinder and rotated (see ``_turn``)
+    turn_deg: float = 50.0  # largest turn, degrees (each turned image: 15..turn_deg, either way)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if (f.name.endswith("_p") or f.name == "flip") and not 0.0 <= getattr(self, f.name) <= 1.0:
+                raise ConfigError(f"augmentation {f.name} is a share of the images, 0 to 1, not {getattr(self, f.name)}")
+        if not 15.0 <= self.turn_deg < 90.0:
+            raise ConfigError(f"augmentation turn_deg must be 15 to under 90 degrees, not {self.turn_deg}")
 
 
 def video_config(**overrides) -> AugmentConfig:
@@ -61,6 +70,7 @@ INGREDIENTS: dict[str, tuple[str, ...]] = {
     "noise": ("noise_p",),
     "jpeg": ("jpeg_p",),
     "occlude": ("occlude_p",),
+    "turn": ("turn_p",),
     "erase": ("erase_p",),
     "flip": ("flip",),
     "geometry": ("rotate_deg", "scale", "shift"),
@@ -92,7 +102,12 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = N
     theta = torch.stack(
         [torch.stack([cos * flip, -sin, tx], -1), torch.stack([sin * flip, cos, ty], -1)], 1
     ).to(x.dtype)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    if cfg.turn_p > 0:
+        eye = torch.eye(2, 3, dtype=x.dtype, device=dev).expand(b, 2, 3)
+        base = _turn(F.affine_grid(eye, list(x.shape), align_corners=False), cfg, rand)
+        grid = base @ theta[:, :, :2].transpose(1, 2).unsqueeze(1) + theta[:, :, 2].view(b, 1, 1, 2)
+    else:
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     if cfg.perspective > 0:
         # Homography with a random perspective row: one side of the face recedes, as when the
         # head turns (yaw) or tilts (pitch) away from the camera.
@@ -120,6 +135,32 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = N
         noise = rand(*x.shape)
         x = torch.where(m.unsqueeze(1), noise, x)
     return video_degrade(x, cfg, gen)
+
+
+def _turn(base: torch.Tensor, cfg: AugmentConfig, rand) -> torch.Tensor:
+    """Output-to-source sampling grid (B, H, W, 2) of a head turned by a yaw angle.
+
+    The real-video faces the model gets wrong are turned ones, and FER-2013 has few of them. A
+    perspective warp (``perspective``) tilts a flat picture; a turning head instead shows its far
+    side compressed and then hidden, its near side spread. This models the face as a vertical
+    cylinder spanning the crop (FER-2013 crops are tight): a column at angle phi lands at
+    sin(phi + yaw), so an output column w on the face reads the source at sin(asin(w) - yaw),
+    the visible span [-cos yaw, 1] centred in the crop as a detector's box would centre it.
+    Beyond the face's edges the background continues outwards (the grid's reflection padding
+    fills what the crop never had). A nose does not stick out of a cylinder: this is a crude
+    turn, 15 degrees to ``turn_deg`` either way, of ``turn_p`` of the images.
+    """
+    b = base.shape[0]
+    on = rand(b) < cfg.turn_p
+    lo = math.radians(15.0)
+    yaw = (lo + rand(b) * max(math.radians(cfg.turn_deg) - lo, 0.0)).to(base.dtype).view(b, 1, 1)
+    sgn = torch.where(rand(b) < 0.5, -1.0, 1.0).to(base.dtype).view(b, 1, 1)  # turned left or right
+    cos = torch.cos(yaw)
+    w = sgn * base[..., 0] + (1 - cos) / 2  # mirrored so the head turns towards +x, span centred
+    face = torch.sin((torch.asin(w.clamp(-1, 1)) - yaw).clamp(-math.pi / 2, math.pi / 2))
+    beyond = torch.where(w > 1, w, w + cos - 1)  # background past the near / the far edge
+    u = sgn * torch.where((w >= -cos) & (w <= 1), face, beyond)
+    return torch.stack([torch.where(on.view(b, 1, 1), u, base[..., 0]), base[..., 1]], -1)
 
 
 def _pick(p: float, b: int, rand) -> torch.Tensor:

@@ -7,7 +7,8 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from fervideo.train.augment import INGREDIENTS, augment, video_config, without
+from fervideo.core.errors import ConfigError
+from fervideo.train.augment import INGREDIENTS, AugmentConfig, augment, video_config, without
 
 
 @pytest.mark.parametrize("name", sorted(INGREDIENTS))
@@ -38,3 +39,30 @@ def test_train_help_names_every_ingredient():
     help_text = inspect.signature(train).parameters["augment_off"].annotation
     for name in INGREDIENTS:
         assert name in str(help_text), name
+
+
+def _only(**on) -> AugmentConfig:
+    """No augmentation but the fields given."""
+    return AugmentConfig(flip=0, rotate_deg=0, scale=0, shift=0, brightness=0, contrast=0, erase_p=0, **on)
+
+
+def test_a_turned_face_moves_its_middle_aside_and_keeps_its_columns_in_order():
+    # a horizontal ramp: each column's value says which source column it shows
+    x = torch.linspace(0, 1, 48).expand(8, 1, 48, 48).contiguous()
+    y = augment(x, _only(turn_p=1.0, turn_deg=50.0), torch.Generator().manual_seed(0))[:, 0, 24]
+    # a turn of at least 15 degrees moves the face's middle column at least 0.1 of the width off the middle
+    assert ((y[:, 23:25].mean(1) - 0.5).abs() > 0.1).all()
+    both = set()
+    for row in y:
+        d = torch.diff(row[12:36])
+        assert (d >= -1e-6).all() or (d <= 1e-6).all()  # no fold-over across the middle of the face
+        both.add(bool(row[24] > 0.5))
+    assert both == {True, False}  # turned either way
+    # the same batch with turn_p 0 passes unchanged
+    torch.testing.assert_close(augment(x, _only(turn_p=0.0), torch.Generator().manual_seed(0)), x, atol=1 / 255, rtol=0)
+
+
+@pytest.mark.parametrize(("field", "value"), [("turn_p", 1.5), ("blur_p", -0.1), ("flip", 2.0), ("turn_deg", 95.0)])
+def test_augment_config_refuses_values_out_of_range(field, value):
+    with pytest.raises(ConfigError, match=field):
+        AugmentConfig(**{field: value})

@@ -199,6 +199,7 @@ def test_unknown_arch_lists_the_valid_ones():
         (["--votes-mode", "loudest"], "unknown vote mode 'loudest'"),
         (["--augment-off", "blur,sunburn"], "unknown augmentation ingredient(s) sunburn; valid: perspective, gamma"),
         (["--warmup-epochs", "-1"], "warmup_epochs must be >= 0, not -1.0"),
+        (["--turn", "1.5"], "augmentation turn_p is a share of the images, 0 to 1, not 1.5"),
     ],
 )
 def test_train_cli_refuses_bad_options_in_one_line_before_loading_data(tmp_path, monkeypatch, args, message):
