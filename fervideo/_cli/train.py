@@ -54,7 +54,8 @@ def train(
                                                          "perspective, gamma, low_light, blur, downscale, noise, jpeg, "
                                                          "occlude, turn, erase, flip, geometry, photometric (for ablations)")] = None,
     turn: Annotated[float, typer.Option(help="share of training images turned as a head turns (the face on a cylinder, "
-                                             "rotated 15-50 degrees either way): turned faces are rare in FER-2013")] = 0.0,
+                                             "rotated 15 to --turn-deg degrees either way): turned faces are rare in FER-2013")] = 0.0,
+    turn_deg: Annotated[float, typer.Option(help="largest head turn of --turn, degrees (15 to under 90)")] = 50.0,
     warmup_epochs: Annotated[float, typer.Option(help="epochs of linear learning-rate warm-up before the cosine decay")] = 2.0,
     input_norm: Annotated[str, typer.Option(help="new FerViT: per_image (standardise each crop in the model) or none")] = "per_image",
     votes: Annotated[Path | None, typer.Option(help="FER+ vote table for the training images (matched by source_name): "
@@ -88,7 +89,7 @@ def train(
             stem_channels=[int(c) for c in stem.split(",")],
             stem_stride=stem_stride,
             stem_type=stem_type,
-            augment=without((video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix, turn_p=turn),
+            augment=without((video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix, turn_p=turn, turn_deg=turn_deg),
                             [n.strip() for n in (augment_off or "").split(",") if n.strip()]),
             warmup_epochs=warmup_epochs,
             max_steps_per_epoch=max_steps_per_epoch, input_norm=input_norm, votes_mode=votes_mode, votes_weight=votes_weight,
