@@ -67,6 +67,16 @@ FER_MEAN, FER_STD = 131.0, 77.0  # FER-2013 train: average per-image gray mean a
 CROP_TRANSFORMS = ("none", "equalize", "standardize", "clahe", "grayworld", "maxchannel")
 
 
+def _each_gray(op):
+    """A crop transform applying ``op`` to each crop's 8-bit gray image, given back as RGB."""
+    import cv2
+
+    def transform(crops: np.ndarray) -> np.ndarray:
+        gray = [op(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY)) for c in crops]
+        return np.stack([np.repeat(g[..., None], 3, axis=2) for g in gray]) if gray else crops
+    return transform
+
+
 def crop_transform(name: str):
     """A function on aligned RGB crops (N, S, S, 3) uint8, or None for analyze's own input."""
     import cv2
@@ -74,10 +84,7 @@ def crop_transform(name: str):
     if name == "none":
         return None
     if name == "equalize":
-        def equalize(crops: np.ndarray) -> np.ndarray:
-            gray = [cv2.equalizeHist(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY)) for c in crops]
-            return np.stack([np.repeat(g[..., None], 3, axis=2) for g in gray]) if gray else crops
-        return equalize
+        return _each_gray(cv2.equalizeHist)
     if name == "standardize":
         def standardize(crops: np.ndarray) -> np.ndarray:
             g = (crops.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
@@ -87,12 +94,7 @@ def crop_transform(name: str):
             return np.repeat((g - m) / (s + 1.0) * FER_STD + FER_MEAN, 3, axis=3)
         return standardize
     if name == "clahe":
-        clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
-
-        def local_contrast(crops: np.ndarray) -> np.ndarray:
-            gray = [clahe.apply(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY)) for c in crops]
-            return np.stack([np.repeat(g[..., None], 3, axis=2) for g in gray]) if gray else crops
-        return local_contrast
+        return _each_gray(cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4)).apply)
     if name == "grayworld":
         def grayworld(crops: np.ndarray) -> np.ndarray:
             x = crops.astype(np.float32)

@@ -153,7 +153,7 @@ def _turn(base: torch.Tensor, cfg: AugmentConfig, rand) -> torch.Tensor:
     b = base.shape[0]
     on = rand(b) < cfg.turn_p
     lo = math.radians(15.0)
-    yaw = (lo + rand(b) * max(math.radians(cfg.turn_deg) - lo, 0.0)).to(base.dtype).view(b, 1, 1)
+    yaw = (lo + rand(b) * (math.radians(cfg.turn_deg) - lo)).to(base.dtype).view(b, 1, 1)  # turn_deg >= 15
     sgn = torch.where(rand(b) < 0.5, -1.0, 1.0).to(base.dtype).view(b, 1, 1)  # turned left or right
     cos = torch.cos(yaw)
     w = sgn * base[..., 0] + (1 - cos) / 2  # mirrored so the head turns towards +x, span centred
