@@ -21,7 +21,7 @@ Every subprocess time is printed as wall seconds and CPU seconds (user + system)
 machine wall time moves with the load and CPU time much less, so both are given, with the
 load average. Then, per video and ``--fps``, ``fervideo.analyze`` in this process: seconds
 per stage, stage throughput and end to end; and the stages alone: classifier crops/s (torch
-and onnxruntime), CenterFace frames/s at three sizes.
+and onnxruntime in fp32 and int8), CenterFace frames/s at three sizes.
 """
 
 from __future__ import annotations
@@ -174,10 +174,10 @@ def bench_detector(video: str, size: int, device: str, batch: int = 16) -> float
     return 3 * len(ch.times) / (time.perf_counter() - t)
 
 
-def bench_onnx_classifier(batch: int = 64, n: int = 2048) -> float:
+def bench_onnx_classifier(batch: int = 64, n: int = 2048, precision: str = "fp32") -> float:
     from fervideo.stages.classify_onnx import OnnxEmotionClassifier
 
-    clf = OnnxEmotionClassifier(None, batch_size=batch)
+    clf = OnnxEmotionClassifier(None, batch_size=batch, precision=precision)
     s = clf.input_size
     x = np.random.default_rng(0).integers(0, 255, (n, s, s, 3), dtype=np.uint8)
     best = 0.0
@@ -193,7 +193,8 @@ def stage_tables(videos: list[str], fps_list: list[float], dev: str, repeat: int
 
     print(f"\n== device {dev}")
     print(f"classifier alone: torch {measure_speed(DEFAULT_MODEL, device=dev, batch_size=64):.0f} crops/s (batch 64, best of 3)"
-          + (f"; onnxruntime {bench_onnx_classifier():.0f} crops/s" if dev == "cpu" else ""))
+          + (f"; onnxruntime fp32 {bench_onnx_classifier():.0f} crops/s, int8 (analyze's default) "
+             f"{bench_onnx_classifier(precision='int8'):.0f}" if dev == "cpu" else ""))
     for size in (320, 480, 608):
         print(f"centerface alone at {size}px: {bench_detector(videos[0], size, dev):.1f} frames/s (batch 16)")
     for fps in fps_list:

@@ -35,6 +35,7 @@ def analyze(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     batch_size: Annotated[int | None, typer.Option(help="Face crops per classifier batch (default 64 on CPU, 512 on CUDA)")] = None,
     classifier_runtime: Annotated[str, typer.Option(help="auto (onnxruntime for local models on the CPU, else torch), onnx or torch")] = "auto",
+    dtype: Annotated[str, typer.Option(help="Classifier numbers: auto (CPU: int8 matrix products on onnxruntime, bf16 on torch), fp32, bf16 (torch) or int8 (onnxruntime)")] = "auto",
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Average with horizontally flipped crops")] = False,
     render: Annotated[bool, typer.Option("--render/--no-render", help="Write annotated.mp4")] = True,
     render_height: Annotated[int | None, typer.Option(help="Scale annotated.mp4 down to at most this many pixels tall (default: the input's size)")] = None,
@@ -58,6 +59,7 @@ def analyze(
         opts = AnalyzeOptions(
             fps=fps, model=model, detector=detector, detect_size=detect_size, detect_interval=detect_interval,
             detect_max_interval=detect_max_interval, detect_size_auto=detect_size_auto, classifier_runtime=classifier_runtime,
+            dtype=dtype,
             smooth=smooth, smooth_seconds=smooth_seconds, min_track=min_track, device=device,
             persons=persons, embedder=embedder, embed_model=embed_model, person_threshold=person_threshold,
             batch_size=batch_size, tta=tta, render=render, render_height=render_height, overwrite=overwrite, threads=threads,

@@ -13,6 +13,18 @@ The exported graph is the model's forward pass from ``pixel_values`` (already no
 already converted to luminance where the caller does that) to logits, with a dynamic batch
 axis; normalisation, temperature and softmax stay in numpy, exactly as the torch path does
 them.
+
+``quantized_export`` derives a second file from it, also cached: the matrix products
+(attention, MLP, classifier) with int8 weights (per output channel) and activations quantised
+on the fly, batch by batch (onnxruntime's dynamic quantisation), convolutions untouched. It
+needs no calibration data, so every local model gets it, not only the shipped ones. Measured
+on the project's 2-core CPU with the default model (batch 64): 1,490-1,550 crops/s against
+1,088 for fp32 in the same run, FER-2013 val accuracy 0.6344 against 0.6342, the same top class on 99.7%
+of the 3,589 images, and after smoothing the same label on every timeline row of the three
+real videos and the generated 720p clip (mean absolute probability difference at most 0.0003).
+Quantising the convolutions too (static, calibrated) was faster still (1,790 crops/s) but
+changed 10% of the labels of stage_cuts' dim audience, and the convolutions alone cost the
+real-video benchmark 9 points: the stem stays fp32.
 """
 
 from __future__ import annotations
@@ -28,6 +40,8 @@ log = logging.getLogger(__name__)
 #: Bump when the exported graph changes shape or meaning: old cache entries are then ignored.
 EXPORT_VERSION = 1
 OPSET = 17
+#: Bump when the quantisation recipe changes.
+QUANT_VERSION = 1
 _JSON_FILES = ("config.json", "preprocessor_config.json")
 
 
@@ -109,4 +123,46 @@ def export_classifier(model_dir: Path, weights_sha256: str, input_channels: int,
     return out
 
 
-__all__ = ["EXPORT_VERSION", "cache_dir", "cached_export", "export_classifier", "export_key"]
+class _OnlyErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+
+def quantized_export(fp32_file: Path) -> Path:
+    """The int8 variant of an exported classifier (see the module docstring), made once and cached.
+
+    Kept beside ``fp32_file`` under the same key, so it follows the model's weights and JSON
+    files; written atomically like the export itself.
+    """
+    out = fp32_file.with_name(fp32_file.name.removesuffix(".onnx") + f"-int8q{QUANT_VERSION}.onnx")
+    if out.exists():
+        return out
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.partial")
+    os.close(fd)
+    # onnxruntime's quantisation logs through the root logger's module functions, which install
+    # a handler on the root logger if it has none (every later message of the process would
+    # print twice), and it advises shape-inference pre-processing, which pulls in torch and made
+    # no difference here (the same accuracy, 1,490-1,550 crops/s without against 1,370-1,420
+    # with). Records logged on the root logger itself are dropped meanwhile (this package never
+    # logs there), and the root logger is put back as it was.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    chatter = _OnlyErrors()
+    root.addFilter(chatter)
+    try:
+        quantize_dynamic(str(fp32_file), tmp, op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8,
+                         per_channel=True)
+        os.replace(tmp, out)
+    finally:
+        root.removeFilter(chatter)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    log.info("quantised %s to %s", fp32_file, out)
+    return out
+
+
+__all__ = ["EXPORT_VERSION", "QUANT_VERSION", "cache_dir", "cached_export", "export_classifier", "export_key", "quantized_export"]

@@ -67,11 +67,12 @@ class Backends:
                 from fervideo.stages.classify_onnx import onnx_classifier
 
                 try:
-                    self._clf = onnx_classifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads)
+                    self._clf = onnx_classifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads,
+                                                precision="fp32" if o.dtype == "fp32" else "int8")
                 except ModelError:
                     raise
                 except Exception as exc:  # an architecture torch cannot export: torch runs it
-                    if o.classifier_runtime == "onnx":
+                    if o.classifier_runtime == "onnx" or o.dtype == "int8":
                         raise BackendError(f"the model cannot run on onnxruntime ({type(exc).__name__}: {str(exc)[:200]})") from exc
                     logging.getLogger(__name__).warning("classifier on torch: ONNX export failed (%s)", str(exc)[:200])
             if self._clf is None:
@@ -95,6 +96,8 @@ def _use_onnx(o: AnalyzeOptions) -> bool:
     from fervideo.stages.classify_onnx import local_model_dirs
 
     if o.classifier_runtime == "torch":
+        if o.dtype == "int8":
+            raise BackendError("--dtype int8 runs on onnxruntime; it cannot go with --classifier-runtime torch")
         return False
     why = None
     if o.device.startswith("cuda"):
@@ -110,4 +113,6 @@ def _use_onnx(o: AnalyzeOptions) -> bool:
             why = "a CUDA GPU"
     if why and o.classifier_runtime == "onnx":
         raise BackendError(f"--classifier-runtime onnx runs local models on the CPU, not with {why}")
+    if why and o.dtype == "int8":
+        raise BackendError(f"--dtype int8 runs local models on onnxruntime on the CPU, not with {why}")
     return why is None

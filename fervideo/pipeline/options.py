@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass
 from fervideo.core.errors import ConfigError
 
 
+#: The classifier's number format: int8 runs on onnxruntime only, bf16 on torch only.
+DTYPES = ("auto", "fp32", "bf16", "int8")
+
+
 @dataclass
 class AnalyzeOptions:
     fps: float = 10.0  # analysis rate in frames per second of video time; 0 = every frame
@@ -19,7 +23,7 @@ class AnalyzeOptions:
     model: str | None = None  # HF dir / hub id / comma-separated ensemble; None = embedded default
     batch_size: int | None = None  # face crops per classifier batch; None = 64 on CPU, 512 on CUDA
     device: str = "auto"  # auto | cpu | cuda
-    dtype: str = "auto"  # auto (CPU: fp32 on onnxruntime, bf16 on torch; CUDA: bf16/fp16) | fp32 | bf16
+    dtype: str = "auto"  # auto (CPU: int8 matrix products on onnxruntime, bf16 on torch; CUDA: bf16/fp16) | fp32 | bf16 | int8
     classifier_runtime: str = "auto"  # auto (onnxruntime for local models, one or an ensemble, on the CPU) | onnx | torch
     tta: bool = False
     margin: float = 1.0  # crop framing relative to FER-2013 (>1 = more context)
@@ -49,6 +53,8 @@ class AnalyzeOptions:
             raise ConfigError("detect_size must be >= 32")
         if self.detect_max_interval < 0:
             raise ConfigError("detect_max_interval must be >= 0 (0 = a detection every detect_interval)")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be {', '.join(DTYPES)}, not {self.dtype!r}")
         if self.classifier_runtime not in ("auto", "onnx", "torch"):
             raise ConfigError(f"classifier_runtime must be auto, onnx or torch, not {self.classifier_runtime!r}")
         if self.persons and self.embedder == "onnx" and not self.embed_model:

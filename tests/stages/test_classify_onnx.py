@@ -121,3 +121,50 @@ def test_analyze_on_the_cpu_never_imports_torch(tiny_fervit, clips, cache, tmp_p
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("model", ["tiny_fervit", "tiny_fervit_vgg", "tiny_vit"])
+def test_int8_quantises_the_matrix_products_only_and_stays_close_to_fp32(request, model, cache):
+    import logging
+
+    import onnx
+
+    path = request.getfixturevalue(model)
+    fp32 = OnnxEmotionClassifier(str(path))
+    handlers = logging.getLogger().handlers[:]
+    q = OnnxEmotionClassifier(str(path), precision="int8")
+    assert logging.getLogger().handlers == handlers  # onnxruntime's tools must not add a root handler
+    info = q.infos[0]
+    assert info.precision == "int8" and info.onnx_file.endswith("-int8q1.onnx") and fp32.infos[0].precision == "fp32"
+    ops = {n.op_type for n in onnx.load(info.onnx_file).graph.node}
+    assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops
+    assert "ConvInteger" not in ops and "QLinearConv" not in ops  # convolutions stay fp32
+    x = _crops(64, q.input_size)
+    a, b = fp32.predict(x), q.predict(x)
+    assert np.allclose(b.sum(1), 1) and np.abs(a - b).max() < 0.05
+    assert (a.argmax(1) == b.argmax(1)).mean() >= 0.9
+
+
+def test_the_int8_file_is_made_once(tiny_fervit, cache, monkeypatch):
+    OnnxEmotionClassifier(str(tiny_fervit), precision="int8")
+    assert len(list((cache / "onnx").glob("*-int8q1.onnx"))) == 1
+    import onnxruntime.quantization as oq
+
+    monkeypatch.setattr(oq, "quantize_dynamic", lambda *a, **k: pytest.fail("quantised again"))
+    OnnxEmotionClassifier(str(tiny_fervit), precision="int8")
+    with pytest.raises(ModelError, match="fp32 or int8"):
+        OnnxEmotionClassifier(str(tiny_fervit), precision="int4")
+
+
+def test_dtype_picks_the_precision_and_refuses_impossible_pairs(tiny_fervit, cache):
+    assert Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu")).classifier.infos[0].precision == "int8"
+    assert Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu", dtype="int8")).classifier.infos[0].precision == "int8"
+    assert Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu", dtype="fp32")).classifier.infos[0].precision == "fp32"
+    ens = Backends(AnalyzeOptions(model=f"{tiny_fervit},{tiny_fervit}", device="cpu")).classifier
+    assert [i.precision for i in ens.infos] == ["int8", "int8"]
+    with pytest.raises(BackendError, match="int8 runs on onnxruntime"):
+        _ = Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu", dtype="int8", classifier_runtime="torch")).classifier
+    with pytest.raises(BackendError, match="int8 runs local models"):
+        _ = Backends(AnalyzeOptions(model="someone/hub-model", device="cpu", dtype="int8")).classifier
+    with pytest.raises(ValueError, match="dtype must be"):
+        AnalyzeOptions(dtype="int4")
