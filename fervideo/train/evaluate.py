@@ -3,7 +3,8 @@
 For each model (or ensemble): accuracy, macro-F1, per-class precision/recall/F1/support, the
 confusion matrix (CSV and PNG), and crops/s measured on this device at the given batch size.
 Images are fed the way ``analyze`` feeds crops: RGB uint8 at the model's input size (FER's
-grayscale replicated to three channels), through the same ``EmotionClassifier``.
+grayscale replicated to three channels), through the same ``EmotionClassifier`` (torch), or
+with ``runtime="onnx"`` through the onnxruntime classifier analyze uses on a CPU, int8 or fp32.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fervideo.core.errors import ConfigError
 from fervideo.stages.classify import EmotionClassifier
 from fervideo.train.data import FaceImages
 from fervideo.train.metrics import Metrics, metrics_from_predictions
@@ -48,8 +50,35 @@ def to_crops(images: np.ndarray, size: int) -> np.ndarray:
     return np.repeat(images[..., None], 3, axis=3)
 
 
-def evaluate_model(data: FaceImages, model: str, *, device: str = "auto", batch_size: int = 64, tta: bool = False) -> EvalResult:
-    clf = EmotionClassifier(model, device=device, batch_size=batch_size, tta=tta)
+RUNTIMES = ("torch", "onnx")
+
+
+def _classifier(model: str, device: str, batch_size: int, tta: bool, runtime: str, dtype: str):
+    """torch's ``EmotionClassifier`` (the issue's scoring path), or the onnxruntime classifier as
+    ``analyze`` runs it on a CPU (``dtype`` auto = int8 matrix products there, as in analyze)."""
+    from fervideo.pipeline.options import DTYPES
+
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"runtime {runtime!r}: choose {' or '.join(RUNTIMES)}")
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype {dtype!r}: choose {', '.join(DTYPES)}")
+    if runtime == "onnx":
+        if dtype == "bf16":
+            raise ConfigError("bf16 runs on torch; onnxruntime runs fp32 or int8")
+        from fervideo.stages.classify_onnx import local_model_dirs, onnx_classifier
+
+        if local_model_dirs(model) is None:
+            raise ConfigError(f"{model!r}: onnxruntime runs local model directories (or ensembles of them)")
+        return onnx_classifier(model, batch_size=batch_size, tta=tta, precision="fp32" if dtype == "fp32" else "int8")
+    if dtype == "int8":
+        raise ConfigError("int8 runs on onnxruntime: add --runtime onnx")
+    return EmotionClassifier(model, device=device, batch_size=batch_size, tta=tta, dtype=dtype)
+
+
+def evaluate_model(data: FaceImages, model: str, *, device: str = "auto", batch_size: int = 64, tta: bool = False,
+                   runtime: str = "torch", dtype: str = "auto") -> EvalResult:
+    """Scores of ``model`` on ``data``; ``runtime``/``dtype`` choose what runs it (see ``_classifier``)."""
+    clf = _classifier(model, device, batch_size, tta, runtime, dtype)
     keep = np.isin(np.array(data.classes)[data.labels], clf.labels)
     skipped = [c for c in data.classes if c not in clf.labels]
     if skipped:

@@ -136,3 +136,24 @@ def test_evaluate_with_votes_scores_against_the_ferplus_majority(tmp_path, tiny_
     classes = [k.removeprefix("recall_") for k in row if k.startswith("recall_")]  # the model's class order
     support = dict(zip(classes, confusion.sum(1).tolist()))
     assert support == {"happy": 4, "sad": 8, "neutral": 8}
+
+
+def test_evaluate_scores_what_analyze_runs_on_onnxruntime(tmp_path, tiny_fervit, monkeypatch):
+    """--runtime onnx scores the onnxruntime classifier (int8 by default, as analyze); its fp32
+    graph gives torch fp32's scores; impossible pairs are refused before any model loads."""
+    monkeypatch.setenv("FERVIDEO_CACHE", str(tmp_path / "cache"))
+    data = _set(tmp_path)
+    rows = {}
+    for args in (["--dtype", "fp32"], ["--runtime", "onnx", "--dtype", "fp32"], ["--runtime", "onnx"]):
+        out = tmp_path / "_".join(args)
+        r = runner.invoke(app, ["evaluate", str(data), "-m", str(tiny_fervit), *args, "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        rows[" ".join(args)] = json.loads((out / "comparison.json").read_text())[0]
+    torch_fp32, onnx_fp32, onnx_int8 = rows.values()
+    assert onnx_fp32["details"]["confusion"] == torch_fp32["details"]["confusion"]
+    assert abs(onnx_int8["accuracy"] - onnx_fp32["accuracy"]) <= 2 / 24
+    assert list((tmp_path / "cache" / "onnx").glob("*-int8q1.onnx"))  # the int8 file was made and used
+    for args, why in ((["--dtype", "int8"], "add --runtime onnx"), (["--runtime", "onnx", "--dtype", "bf16"], "bf16 runs on torch"),
+                      (["--runtime", "tensorrt"], "choose torch or onnx"), (["--dtype", "int4"], "choose auto")):
+        r = runner.invoke(app, ["evaluate", str(data), "-m", str(tiny_fervit), *args, "--out", str(tmp_path / "x")])
+        assert r.exit_code != 0 and why in r.output, r.output
