@@ -23,6 +23,10 @@ class BackendError(FervideoError):
     """An unknown backend name, or a backend whose optional dependency is missing."""
 
 
+class QuantizationError(BackendError):
+    """A model's int8 variant could not be made (an operator the quantiser does not handle)."""
+
+
 class ConfigError(FervideoError, ValueError):
     """An option has a value that cannot work (unknown architecture, bad range), found before any work.
 

@@ -35,6 +35,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from fervideo.core.errors import QuantizationError
+
 log = logging.getLogger(__name__)
 
 #: Bump when the exported graph changes shape or meaning: old cache entries are then ignored.
@@ -155,6 +157,8 @@ def quantized_export(fp32_file: Path) -> Path:
         quantize_dynamic(str(fp32_file), tmp, op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8,
                          per_channel=True)
         os.replace(tmp, out)
+    except Exception as exc:
+        raise QuantizationError(f"{fp32_file.name}: int8 quantisation failed ({type(exc).__name__}: {str(exc)[:200]})") from exc
     finally:
         root.removeFilter(chatter)
         root.handlers[:] = handlers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from fervideo.core.errors import BackendError, ModelError
+from fervideo.core.errors import BackendError, ModelError, QuantizationError
 from fervideo.pipeline.options import AnalyzeOptions
 from fervideo.stages import detect, embed
 
@@ -66,10 +66,18 @@ class Backends:
             if _use_onnx(o):
                 from fervideo.stages.classify_onnx import onnx_classifier
 
+                precision = "fp32" if o.dtype == "fp32" else "int8"
                 try:
-                    self._clf = onnx_classifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads,
-                                                precision="fp32" if o.dtype == "fp32" else "int8")
-                except ModelError:
+                    try:
+                        self._clf = onnx_classifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads,
+                                                    precision=precision)
+                    except QuantizationError as exc:
+                        if o.dtype == "int8":
+                            raise
+                        logging.getLogger(__name__).warning("classifier in fp32: %s", exc)
+                        self._clf = onnx_classifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads,
+                                                    precision="fp32")
+                except (ModelError, QuantizationError):
                     raise
                 except Exception as exc:  # an architecture torch cannot export: torch runs it
                     if o.classifier_runtime == "onnx" or o.dtype == "int8":

@@ -168,3 +168,21 @@ def test_dtype_picks_the_precision_and_refuses_impossible_pairs(tiny_fervit, cac
         _ = Backends(AnalyzeOptions(model="someone/hub-model", device="cpu", dtype="int8")).classifier
     with pytest.raises(ValueError, match="dtype must be"):
         AnalyzeOptions(dtype="int4")
+
+
+def test_a_failed_quantisation_falls_back_to_fp32_unless_int8_was_asked(tiny_fervit, cache, monkeypatch, caplog):
+    import onnxruntime.quantization as oq
+
+    from fervideo.core.errors import QuantizationError
+
+    def broken(*a, **k):
+        raise RuntimeError("an operator the quantiser does not know")
+
+    monkeypatch.setattr(oq, "quantize_dynamic", broken)
+    with caplog.at_level("WARNING"):
+        clf = Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu")).classifier
+    assert type(clf).__name__ == "OnnxEmotionClassifier" and clf.infos[0].precision == "fp32"
+    assert "int8 quantisation failed" in caplog.text
+    assert not list((cache / "onnx").glob("*int8*"))  # no half-written file left behind
+    with pytest.raises(QuantizationError, match="operator the quantiser"):
+        _ = Backends(AnalyzeOptions(model=str(tiny_fervit), device="cpu", dtype="int8")).classifier
