@@ -139,10 +139,7 @@ def quantized_export(fp32_file: Path) -> Path:
     out = fp32_file.with_name(fp32_file.name.removesuffix(".onnx") + f"-int8q{QUANT_VERSION}.onnx")
     if out.exists():
         return out
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.partial")
-    os.close(fd)
+    tmp = None
     # onnxruntime's quantisation logs through the root logger's module functions, which install
     # a handler on the root logger if it has none (every later message of the process would
     # print twice), and it advises shape-inference pre-processing, which pulls in torch and made
@@ -154,6 +151,10 @@ def quantized_export(fp32_file: Path) -> Path:
     chatter = _OnlyErrors()
     root.addFilter(chatter)
     try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.partial")  # a read-only cache fails here
+        os.close(fd)
         quantize_dynamic(str(fp32_file), tmp, op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8,
                          per_channel=True)
         os.replace(tmp, out)
@@ -163,7 +164,7 @@ def quantized_export(fp32_file: Path) -> Path:
         root.removeFilter(chatter)
         root.handlers[:] = handlers
         root.setLevel(level)
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     log.info("quantised %s to %s", fp32_file, out)
     return out
