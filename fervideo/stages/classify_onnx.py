@@ -12,8 +12,8 @@ temperature exactly as ``EmotionClassifier`` does. The first run of a model expo
 
 ``precision="int8"`` (analyze's default on a CPU) runs the model's matrix products with int8
 weights, quantised once per model from the export (``modeling.onnx_export.quantized_export``):
-1.8x the crops per second of fp32 for the default model, the same labels on the benchmark
-videos; ``"fp32"`` runs the exported graph as it is.
+1.4-1.8x the crops per second of fp32 for the default model, the same labels on the
+benchmark videos; ``"fp32"`` runs the exported graph as it is.
 
 Ensembles of local models run as ``OnnxEnsemble``, averaged as ``EmotionClassifier`` averages.
 ``analyze --classifier-runtime torch`` keeps the torch path; hub ids, CUDA and
