@@ -149,7 +149,7 @@ def evaluate(
                                                "score against the FER+ majority labels (8 classes) instead")] = None,
     batch_size: int = 64,
     device: str = "auto",
-    runtime: Annotated[str, typer.Option(help="torch (plain transformers) or onnx (onnxruntime, as analyze runs local models on a CPU)")] = "torch",
+    classifier_runtime: Annotated[str, typer.Option(help="torch (plain transformers), onnx (onnxruntime, as analyze runs local models on a CPU) or auto (analyze's choice)")] = "torch",
     dtype: Annotated[str, typer.Option(help="auto (torch: bf16 where the CPU has it; onnx: int8 matrix products, analyze's default), fp32, bf16 (torch) or int8 (onnx)")] = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -175,7 +175,7 @@ def evaluate(
         out.mkdir(parents=True, exist_ok=True)
         results = []
         for ref in refs:
-            r = evaluate_model(data_set, ref, device=device, batch_size=batch_size, tta=tta, runtime=runtime, dtype=dtype)
+            r = evaluate_model(data_set, ref, device=device, batch_size=batch_size, tta=tta, runtime=classifier_runtime, dtype=dtype)
             results.append(r)
             stem = "_".join(Path(x).name for x in ref.split(","))
             save_confusion(r, out, stem)

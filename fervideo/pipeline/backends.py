@@ -66,18 +66,17 @@ class Backends:
             if _use_onnx(o):
                 from fervideo.stages.classify_onnx import onnx_classifier
 
-                precision = "fp32" if o.dtype == "fp32" else "int8"
+                def onnx(precision: str):
+                    return onnx_classifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads, precision=precision)
+
                 try:
-                    try:
-                        self._clf = onnx_classifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads,
-                                                    precision=precision)
-                    except QuantizationError as exc:
-                        if o.dtype == "int8":
-                            raise
-                        logging.getLogger(__name__).warning("classifier in fp32: %s", exc)
-                        self._clf = onnx_classifier(o.model, batch_size=o.batch_size, tta=o.tta, threads=o.threads,
-                                                    precision="fp32")
-                except (ModelError, QuantizationError):
+                    self._clf = onnx("fp32" if o.dtype == "fp32" else "int8")
+                except QuantizationError as exc:  # the fp32 export exists by then: its graph runs
+                    if o.dtype == "int8":
+                        raise
+                    logging.getLogger(__name__).warning("classifier in fp32: %s", exc)
+                    self._clf = onnx("fp32")
+                except ModelError:
                     raise
                 except Exception as exc:  # an architecture torch cannot export: torch runs it
                     if o.classifier_runtime == "onnx" or o.dtype == "int8":

@@ -19,7 +19,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fervideo.core.errors import ConfigError
 from fervideo.stages.classify import EmotionClassifier
 from fervideo.train.data import FaceImages
 from fervideo.train.metrics import Metrics, metrics_from_predictions
@@ -50,29 +49,17 @@ def to_crops(images: np.ndarray, size: int) -> np.ndarray:
     return np.repeat(images[..., None], 3, axis=3)
 
 
-RUNTIMES = ("torch", "onnx")
-
-
 def _classifier(model: str, device: str, batch_size: int, tta: bool, runtime: str, dtype: str):
-    """torch's ``EmotionClassifier`` (the issue's scoring path), or the onnxruntime classifier as
-    ``analyze`` runs it on a CPU (``dtype`` auto = int8 matrix products there, as in analyze)."""
-    from fervideo.pipeline.options import DTYPES
+    """The classifier ``analyze`` builds with these options (``pipeline.backends``, its one set of
+    rules for runtimes and number formats): torch's ``EmotionClassifier`` with ``runtime="torch"``
+    (the issue's scoring path), the onnxruntime classifier with ``"onnx"`` (int8 matrix products
+    where ``dtype`` is auto, as in analyze)."""
+    from fervideo.pipeline.backends import Backends
+    from fervideo.pipeline.options import AnalyzeOptions
 
-    if runtime not in RUNTIMES:
-        raise ConfigError(f"runtime {runtime!r}: choose {' or '.join(RUNTIMES)}")
-    if dtype not in DTYPES:
-        raise ConfigError(f"dtype {dtype!r}: choose {', '.join(DTYPES)}")
-    if runtime == "onnx":
-        if dtype == "bf16":
-            raise ConfigError("bf16 runs on torch; onnxruntime runs fp32 or int8")
-        from fervideo.stages.classify_onnx import local_model_dirs, onnx_classifier
-
-        if local_model_dirs(model) is None:
-            raise ConfigError(f"{model!r}: onnxruntime runs local model directories (or ensembles of them)")
-        return onnx_classifier(model, batch_size=batch_size, tta=tta, precision="fp32" if dtype == "fp32" else "int8")
-    if dtype == "int8":
-        raise ConfigError("int8 runs on onnxruntime: add --runtime onnx")
-    return EmotionClassifier(model, device=device, batch_size=batch_size, tta=tta, dtype=dtype)
+    opts = AnalyzeOptions(model=model, device=device, batch_size=batch_size, tta=tta, classifier_runtime=runtime,
+                          dtype=dtype, persons=False, render=False)
+    return Backends(opts).classifier
 
 
 def evaluate_model(data: FaceImages, model: str, *, device: str = "auto", batch_size: int = 64, tta: bool = False,

@@ -139,12 +139,12 @@ def test_evaluate_with_votes_scores_against_the_ferplus_majority(tmp_path, tiny_
 
 
 def test_evaluate_scores_what_analyze_runs_on_onnxruntime(tmp_path, tiny_fervit, monkeypatch):
-    """--runtime onnx scores the onnxruntime classifier (int8 by default, as analyze); its fp32
-    graph gives torch fp32's scores; impossible pairs are refused before any model loads."""
+    """--classifier-runtime onnx scores the onnxruntime classifier (int8 by default, as analyze);
+    its fp32 graph gives torch fp32's scores; impossible pairs are refused before any model loads."""
     monkeypatch.setenv("FERVIDEO_CACHE", str(tmp_path / "cache"))
     data = _set(tmp_path)
     rows = {}
-    for args in (["--dtype", "fp32"], ["--runtime", "onnx", "--dtype", "fp32"], ["--runtime", "onnx"]):
+    for args in (["--dtype", "fp32"], ["--classifier-runtime", "onnx", "--dtype", "fp32"], ["--classifier-runtime", "onnx"]):
         out = tmp_path / "_".join(args)
         r = runner.invoke(app, ["evaluate", str(data), "-m", str(tiny_fervit), *args, "--out", str(out)])
         assert r.exit_code == 0, r.output
@@ -153,7 +153,9 @@ def test_evaluate_scores_what_analyze_runs_on_onnxruntime(tmp_path, tiny_fervit,
     assert onnx_fp32["details"]["confusion"] == torch_fp32["details"]["confusion"]
     assert abs(onnx_int8["accuracy"] - onnx_fp32["accuracy"]) <= 2 / 24
     assert list((tmp_path / "cache" / "onnx").glob("*-int8q1.onnx"))  # the int8 file was made and used
-    for args, why in ((["--dtype", "int8"], "add --runtime onnx"), (["--runtime", "onnx", "--dtype", "bf16"], "bf16 runs on torch"),
-                      (["--runtime", "tensorrt"], "choose torch or onnx"), (["--dtype", "int4"], "choose auto")):
+    for args, why in ((["--dtype", "int8"], "int8 runs on onnxruntime"),
+                      (["--classifier-runtime", "onnx", "--dtype", "bf16"], "not with --dtype bf16"),
+                      (["--classifier-runtime", "tensorrt"], "classifier_runtime must be auto, onnx or torch"),
+                      (["--dtype", "int4"], "dtype must be auto")):
         r = runner.invoke(app, ["evaluate", str(data), "-m", str(tiny_fervit), *args, "--out", str(tmp_path / "x")])
         assert r.exit_code != 0 and why in r.output, r.output
