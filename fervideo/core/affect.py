@@ -13,8 +13,12 @@ with the stretch's start, end and duration.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas costs 0.2-0.3 s to import: only the tables at the end of a video need it
+    import pandas as pd
 
 NEGATIVE = ("angry", "disgust", "fear", "sad", "contempt")
 PEAK_COLUMNS = ["video", "track_id", "emotion", "time_s", "frame_index", "value", "start_s", "end_s", "duration_s"]
@@ -32,6 +36,8 @@ def valence(probs: np.ndarray, labels: list[str]) -> np.ndarray:
 def find_peaks(timeline: pd.DataFrame, labels: list[str], threshold: float = 0.5, max_gap: float = 1.0,
                skip: tuple[str, ...] = ("neutral",)) -> pd.DataFrame:
     """Peaks of every non-neutral emotion of every track, from a timeline table (vectorised)."""
+    import pandas as pd
+
     rows = []
     for tid, g in timeline.groupby("track_id", sort=True):
         g = g.sort_values("time_s")

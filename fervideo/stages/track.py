@@ -10,6 +10,11 @@ counting up, so no id is reused in one video). Landmarks and scores ride along t
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import sys
+import threading
+
 import cv2
 import numpy as np
 
@@ -42,6 +47,33 @@ class SceneCutDetector:
         self._prev = None
 
 
+_preload: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Start importing ``trackers`` (and with it supervision and SciPy) in a background thread.
+
+    The import is 0.5 s of Python at the start of every process, before the first face can be
+    tracked. Started as the frame loop begins, it runs while the decoder reads ahead and the
+    first frames are detected (FFmpeg and onnxruntime work without the GIL); the first tracker
+    waits for it (``_wait_preload``), so nothing else imports these modules meanwhile.
+    """
+    global _preload
+    if _preload is None and "trackers" not in sys.modules:
+        _preload = threading.Thread(target=_import_quietly, name="fervideo-import", daemon=True)
+        _preload.start()
+
+
+def _import_quietly() -> None:
+    with contextlib.suppress(Exception):  # the tracker's own import raises it where it is needed
+        importlib.import_module("trackers")
+
+
+def _wait_preload() -> None:
+    if _preload is not None:
+        _preload.join()
+
+
 class FaceTracker:
     """``update(faces_of_one_frame) -> faces`` with ``track_ids``; ``reset()`` at a scene cut.
 
@@ -72,9 +104,15 @@ class FaceTracker:
         self._new()
 
     def _new(self) -> None:
-        from trackers import ByteTrackTracker
+        self._bt = None  # made at first use: importing ``trackers`` takes 0.5 s (see ``preload``)
 
-        self._bt = ByteTrackTracker(**self.params)
+    def _tracker(self):
+        if self._bt is None:
+            _wait_preload()
+            from trackers import ByteTrackTracker
+
+            self._bt = ByteTrackTracker(**self.params)
+        return self._bt
 
     def reset(self) -> None:
         """End every track (scene cut); later ids continue above the ones given so far."""
@@ -83,6 +121,7 @@ class FaceTracker:
         self._new()
 
     def update(self, faces: Faces) -> Faces:
+        bt = self._tracker()
         import supervision as sv
 
         frames = np.unique(faces.frame_index)
@@ -96,7 +135,7 @@ class FaceTracker:
             confidence=faces.scores.astype(np.float32),
             data={"row": np.arange(len(faces))},
         )
-        out = self._bt.update(det, timestamp=t)
+        out = bt.update(det, timestamp=t)
         ids = np.full(len(faces), -1, np.int64)
         if len(out):
             tid = np.asarray(out.tracker_id, dtype=np.int64)
@@ -171,10 +210,10 @@ class FaceTracker:
 
     def tick(self, t: float) -> None:
         """Advance time on a detection frame with no faces, so lost tracks age correctly."""
+        bt = self._tracker()
         import supervision as sv
 
-        empty = sv.Detections.empty()
-        self._bt.update(empty, timestamp=t)
+        bt.update(sv.Detections.empty(), timestamp=t)
         self._prev = None
 
 

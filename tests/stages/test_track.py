@@ -102,3 +102,29 @@ def test_finalize_returns_confirmed_first_sightings_only_once_they_are_known():
     second = tr.update(_frame(1, [[12, 10, 62, 70]]))
     assert second.track_ids[0] >= 0
     assert tr.finalize(first).track_ids.tolist() == second.track_ids.tolist()
+
+
+def test_trackers_is_imported_in_the_background_and_the_first_update_waits_for_it():
+    """Importing ``trackers`` (0.5 s) overlaps the first frames: nothing imports it before ``preload``
+    or the first update, and an update right after ``preload`` tracks as usual."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from fervideo.core.types import Faces
+        from fervideo.stages.track import FaceTracker, preload
+        tr = FaceTracker()
+        assert "trackers" not in sys.modules and "supervision" not in sys.modules
+        preload()
+        def frame(i):
+            return Faces(np.array([[10.0 + i, 10, 60 + i, 70]]), np.full(1, 0.9), np.zeros((1, 5, 2)), np.full(1, i), np.full(1, i * 0.1))
+        outs = [tr.update(frame(i)) for i in range(3)]
+        assert "trackers" in sys.modules
+        assert outs[2].track_ids.tolist() == [0], outs
+        print("ok")
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
