@@ -73,23 +73,47 @@ class BarPanel:
     font: float
 
 
-def bar_panel(frame_hw: tuple[int, int], box: np.ndarray, labels: list[str]) -> BarPanel:
-    """Rows of 'Ang ████░░' right of the box (left where there is no room), sized to the frame:
-    at 336 px high a row is 10 px and its label legible, where the old bars were 3 px and
-    unlabelled."""
-    h, w = frame_hw
+def _panel_metrics(frame_hw: tuple[int, int], n_labels: int) -> tuple[float, int, int, int, int, int, int]:
+    """(font, label width, row height, bar width, padding, panel width, panel height) at this frame size."""
+    h = frame_hw[0]
     s = max(0.5, min(2.0, h / 720))
     font = max(0.33, 0.42 * s)
     (lw, lh), _ = cv2.getTextSize("Fear", cv2.FONT_HERSHEY_SIMPLEX, font, 1)
     row = max(10, lh + 4, round(14 * s))
     bw = max(40, round(70 * s))
     pad = max(2, round(3 * s))
-    pw, ph = pad + lw + pad + bw + pad, pad + row * len(labels) + pad
+    return font, lw, row, bw, pad, pad + lw + pad + bw + pad, pad + row * n_labels + pad
+
+
+def _panel_at(frame_hw: tuple[int, int], box: np.ndarray, pw: int, ph: int, side: str | None) -> tuple[int, int] | None:
+    """Top-left corner of a pw x ph panel beside ``box``: ``right`` or ``left`` of it (None where
+    that side has no room), or with ``side`` None right where there is room, else left, else
+    pushed inside the frame."""
+    h, w = frame_hw
+    s = max(0.5, min(2.0, h / 720))
     x1, y1, x2, _ = [round(v) for v in box]
     gap = max(3, round(4 * s))
-    px = x2 + gap if x2 + gap + pw <= w else (x1 - gap - pw if x1 - gap - pw >= 0 else x2 + gap)
-    px = max(0, min(px, w - pw))
-    py = max(0, min(y1, h - ph))
+    right, left = x2 + gap, x1 - gap - pw
+    if side == "right" and right + pw > w or side == "left" and left < 0:
+        return None
+    if side is None:
+        px = right if right + pw <= w else (left if left >= 0 else right)
+    else:
+        px = right if side == "right" else left
+    return max(0, min(px, w - pw)), max(0, min(y1, h - ph))
+
+
+def bar_panel(frame_hw: tuple[int, int], box: np.ndarray, labels: list[str], side: str | None = None) -> BarPanel:
+    """Rows of 'Ang ████░░' right of the box (left where there is no room; ``side`` forces one),
+    sized to the frame: at 336 px high a row is 10 px and its label legible, where the old bars
+    were 3 px and unlabelled. ``side="none"`` gives an empty panel (nothing drawn)."""
+    h, w = frame_hw
+    font, lw, row, bw, pad, pw, ph = _panel_metrics(frame_hw, len(labels))
+    at = None if side == "none" else _panel_at(frame_hw, box, pw, ph, side)
+    if at is None:
+        x1, y1 = (round(v) for v in box[:2])
+        return BarPanel((x1, y1, x1, y1), [], [], font)
+    px, py = at
     rows_l, rows_b = [], []
     for k in range(len(labels)):
         ry = py + pad + k * row
@@ -133,23 +157,106 @@ class FaceDrawing:
         return top, bottom
 
 
-def face_drawing(frame_hw: tuple[int, int], box: np.ndarray, tag: str, label: str, probs: np.ndarray,
-                 labels: list[str]) -> FaceDrawing:
-    """Lay out one face's drawing in a frame of ``frame_hw``: sizes follow the frame's height."""
-    h, w = frame_hw
-    s = max(0.5, min(2.0, h / 720))
-    th = max(2, round(2 * s))
-    c = color(label)
-    x1, y1, x2, y2 = [round(v) for v in box]
+def _header_text(tag: str, label: str, probs: np.ndarray, labels: list[str]) -> str:
     conf = float(probs[labels.index(label)]) if label in labels else 0.0
-    text = f"{tag} {label} {conf * 100:.0f}%"
+    return f"{tag} {label} {conf * 100:.0f}%"
+
+
+def _header_metrics(frame_hw: tuple[int, int], text: str) -> tuple[int, float, int, int, int, int]:
+    """(box line, font scale, font thickness, text width, text height, baseline) at this frame size."""
+    s = max(0.5, min(2.0, frame_hw[0] / 720))
     fs = max(0.4, 0.55 * s)
     tt = 1 if s < 1.2 else 2
     (tw, tht), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, fs, tt)
-    ty = y1 - th - 4 if y1 - th - tht - base - 6 > 0 else y2 + th + tht + 4
-    hx1, hy1, hx2, hy2 = x1 - th // 2, ty - tht - 3, x1 - th // 2 + tw + 6, ty + base
-    return FaceDrawing((x1, y1, x2, y2), th, c, text, (hx1 + 3, ty - 1), fs, tt, text_color(label),
-                       (hx1, hy1, hx2, hy2), bar_panel((h, w), box, labels), np.asarray(probs), labels)
+    return max(2, round(2 * s)), fs, tt, tw, tht, base
+
+
+def _header_at(box: tuple[int, int, int, int], th: int, tw: int, tht: int, base: int,
+               side: str | None, width: int) -> tuple[int, tuple[int, int, int, int]] | None:
+    """(text baseline y, header rect) ``above`` or ``below`` the box (None above where the frame
+    ends), or with ``side`` None above where there is room, else below; from the box's left
+    edge, moved left where it would run off a frame ``width`` wide."""
+    x1, y1, _, y2 = box
+    fits_above = y1 - th - tht - base - 6 > 0
+    if side == "above" and not fits_above:
+        return None
+    ty = y1 - th - 4 if (side == "above" or side is None and fits_above) else y2 + th + tht + 4
+    hx = max(0, min(x1 - th // 2, width - tw - 6))
+    return ty, (hx, ty - tht - 3, hx + tw + 6, ty + base)
+
+
+def face_drawing(frame_hw: tuple[int, int], box: np.ndarray, tag: str, label: str, probs: np.ndarray,
+                 labels: list[str], header_side: str | None = None, panel_side: str | None = None) -> FaceDrawing:
+    """Lay out one face's drawing in a frame of ``frame_hw``: sizes follow the frame's height.
+
+    The header goes above the box and the bars right of it where there is room (``header_side``
+    ``above``/``below`` and ``panel_side`` ``right``/``left``/``none`` choose, as ``arrange``
+    does to keep faces of a crowded frame from covering each other)."""
+    text = _header_text(tag, label, probs, labels)
+    th, fs, tt, tw, tht, base = _header_metrics(frame_hw, text)
+    r = tuple(round(v) for v in box)
+    at = _header_at(r, th, tw, tht, base, header_side, frame_hw[1]) or _header_at(r, th, tw, tht, base, None, frame_hw[1])
+    ty, header = at
+    return FaceDrawing(r, th, color(label), text, (header[0] + 3, ty - 1), fs, tt, text_color(label),
+                       header, bar_panel(frame_hw, box, labels, panel_side), np.asarray(probs), labels)
+
+
+#: Where ``arrange`` tries to put a face's header and bars, in order of preference.
+PLACEMENTS = (("above", "right"), ("above", "left"), ("below", "right"), ("below", "left"), ("above", "none"), ("below", "none"))
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def arrange(frame_hw: tuple[int, int], faces: list[tuple[int, np.ndarray, str, str, np.ndarray]], labels: list[str],
+            memory: dict[int, tuple[str, str]] | None = None) -> list[FaceDrawing]:
+    """Lay out the faces of one frame so that no header or bar panel covers another face or
+    another face's header or bars (``faces``: track id, box, tag, label, probabilities).
+
+    Larger faces are placed first; each takes the first of ``PLACEMENTS`` that covers nothing
+    (the one it had in the previous frame first, from ``memory``, so labels do not hop from
+    side to side as faces move), dropping its bars (the header still names the emotion and its
+    share) where both sides are taken; where nothing is free it takes the placement that covers
+    least. ``memory`` (track id -> placement) is updated. A lone face is drawn as
+    ``face_drawing`` draws it.
+    """
+    w = frame_hw[1]
+    if len(faces) <= 1:
+        return [face_drawing(frame_hw, box, tag, label, probs, labels) for _, box, tag, label, probs in faces]
+    boxes = [tuple(round(v) for v in f[1]) for f in faces]
+    _, _, _, _, _, pw, ph = _panel_metrics(frame_hw, len(labels))
+    order = sorted(range(len(faces)), key=lambda i: (-(boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]), faces[i][0]))
+    placed: list[tuple[int, int, int, int]] = []
+    out: list[FaceDrawing | None] = [None] * len(faces)
+    for i in order:
+        tid, box, tag, label, probs = faces[i]
+        th, _, _, tw, tht, base = _header_metrics(frame_hw, _header_text(tag, label, probs, labels))
+        obstacles = placed + [b for j, b in enumerate(boxes) if j != i]
+        prev = memory.get(tid) if memory is not None else None
+        best, best_cost = None, None
+        for hs, ps in ([prev] if prev in PLACEMENTS else []) + list(PLACEMENTS):
+            at = _header_at(boxes[i], th, tw, tht, base, hs, w)
+            if at is None:
+                continue
+            rects = [at[1]]
+            if ps != "none":
+                corner = _panel_at(frame_hw, box, pw, ph, ps)
+                if corner is None:
+                    continue
+                rects.append((corner[0], corner[1], corner[0] + pw, corner[1] + ph))
+            cost = sum(_overlap(r, o) for r in rects for o in obstacles) + sum(_overlap(r, boxes[i]) for r in rects[1:])
+            if best_cost is None or cost < best_cost:
+                best, best_cost = (hs, ps), cost
+            if cost == 0:
+                break
+        hs, ps = best if best is not None else ("above", "none")
+        d = face_drawing(frame_hw, box, tag, label, probs, labels, header_side=hs, panel_side=ps)
+        out[i] = d
+        placed += [d.header] + ([d.bars.panel] if ps != "none" else [])
+        if memory is not None:
+            memory[tid] = (hs, ps)
+    return out  # type: ignore[return-value]
 
 
 def paint(frame: np.ndarray, d: FaceDrawing, top: int = 0) -> None:
@@ -282,6 +389,7 @@ def render_video(
         astream = out.add_stream_from_template(audio[1]) if audio is not None else None
         last_pts = -1
         tags: dict[int, str] | None = None
+        placements: dict[int, tuple[str, str]] = {}  # track id -> where its header and bars went last frame
         # Frames stay in the decoder's YUV 4:2:0 where they can (no rotation, even sides): the
         # faces' band of rows goes to RGB and back for drawing (``paint_i420``), the rest of the
         # frame reaches the encoder as decoded. Otherwise RGB frames, converted back whole.
@@ -291,14 +399,15 @@ def render_video(
                 persons = person_of() if callable(person_of) else (person_of or {})
                 tags = {cv_.tid: face_tag(cv_.tid, persons.get(cv_.tid)) for cv_ in curves}
             for ft, fr in zip(chunk.times, chunk.frames):
-                drawings = []
+                here = []
                 for cv_ in curves:
                     got = cv_.at(ft.seconds, max_gap, half)
                     if got is not None:
                         box, li, pr = got
                         if scaled:
                             box = np.asarray(box, np.float64) * (sx, sy, sx, sy)
-                        drawings.append(face_drawing((h, w), box, tags[cv_.tid], labels[int(li)], pr, labels))
+                        here.append((cv_.tid, box, tags[cv_.tid], labels[int(li)], pr))
+                drawings = arrange((h, w), here, labels, placements)
                 if i420:
                     if scaled:
                         fr = resize_i420(fr, (w, h))

@@ -82,7 +82,7 @@ def test_annotated_video_tags_each_box_with_its_person(clips, tmp_path, monkeypa
     )
     tags, calls = [], []
     layout = render.face_drawing
-    monkeypatch.setattr(render, "face_drawing", lambda hw, box, tag, *a: (tags.append(tag), layout(hw, box, tag, *a))[1])
+    monkeypatch.setattr(render, "face_drawing", lambda hw, box, tag, *a, **kw: (tags.append(tag), layout(hw, box, tag, *a, **kw))[1])
 
     def person_of():
         calls.append(len(tags))
@@ -204,3 +204,60 @@ def test_annotated_video_scaled_down_draws_each_box_where_its_face_is(clips, tmp
     assert changed[40:100, 57:64].any(axis=1).mean() > 0.9
     assert changed[27:34, 65:90].any(axis=0).mean() > 0.9
     assert not changed[40:100, 10:50].any()  # left of the box: the picture as it was
+
+
+def _rect_overlap(a, b) -> int:
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def _drawn(d):
+    """The header and, where drawn, the bar panel of a drawing."""
+    p = d.bars.panel
+    return [d.header] + ([p] if p[2] > p[0] and p[3] > p[1] else [])
+
+
+@pytest.mark.parametrize("boxes", [
+    [[200.0, 120.0, 260.0, 190.0], [300.0, 120.0, 360.0, 190.0]],  # side by side, a panel's width apart
+    [[40.0, 60.0, 110.0, 140.0], [150.0, 90.0, 220.0, 170.0], [260.0, 50.0, 330.0, 130.0],
+     [380.0, 80.0, 440.0, 150.0], [500.0, 60.0, 570.0, 140.0]],  # a row of five: an audience
+])
+def test_in_a_crowded_frame_no_header_or_bars_cover_another_face(boxes):
+    from fervideo.io.render import arrange
+
+    hw = (360, 640)
+    faces = [(k + 1, np.array(b), f"P{k + 1} #{k + 1}", "happy", _probs(3)) for k, b in enumerate(boxes)]
+    out = arrange(hw, faces, LABELS)
+    for i, d in enumerate(out):
+        assert d.box == tuple(round(v) for v in boxes[i])
+        for r in _drawn(d):
+            assert 0 <= r[0] < r[2] <= hw[1] and 0 <= r[1] < r[3] <= hw[0], r
+            assert all(_rect_overlap(r, b) == 0 for j, b in enumerate(boxes) if j != i), (i, r)
+            for j, other in enumerate(out):
+                if j != i:
+                    assert all(_rect_overlap(r, o) == 0 for o in _drawn(other)), (i, j)
+    if len(boxes) == 2:  # room for both: both keep their bars
+        assert all(len(_drawn(d)) == 2 for d in out)
+
+
+def test_a_lone_face_is_drawn_as_before_and_placements_hold_while_faces_move():
+    from fervideo.io.render import arrange, face_drawing
+
+    hw = (360, 640)
+    lone = arrange(hw, [(1, BOX, "#1", "sad", _probs(4))], LABELS)[0]
+    alone = face_drawing(hw, BOX, "#1", "sad", _probs(4), LABELS)
+    assert (lone.box, lone.header, lone.bars.panel, lone.text) == (alone.box, alone.header, alone.bars.panel, alone.text)
+    assert alone.header[3] < BOX[1] and alone.bars.panel[0] > BOX[2]  # header above, bars right
+    memory: dict = {}
+    first = arrange(hw, [(1, np.array([200.0, 120.0, 260.0, 190.0]), "#1", "happy", _probs(3)),
+                         (2, np.array([300.0, 120.0, 360.0, 190.0]), "#2", "happy", _probs(3))], LABELS, memory)
+    before = dict(memory)
+    moved = arrange(hw, [(1, np.array([203.0, 121.0, 263.0, 191.0]), "#1", "happy", _probs(3)),
+                         (2, np.array([302.0, 119.0, 362.0, 189.0]), "#2", "happy", _probs(3))], LABELS, memory)
+    assert memory == before and len(first) == len(moved) == 2
+
+
+def test_a_header_at_the_right_edge_stays_in_the_frame():
+    from fervideo.io.render import face_drawing
+
+    d = face_drawing((360, 640), np.array([590.0, 50.0, 636.0, 120.0]), "P10 #10", "happy", _probs(3), LABELS)
+    assert 0 <= d.header[0] and d.header[2] <= 640
