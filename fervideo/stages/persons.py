@@ -39,6 +39,7 @@ import numpy as np
 
 from fervideo.core.geometry import box_iou
 from fervideo.core.quality import CLEAR_FACE_PX, CLEAR_FRONTAL, face_size, frontal
+from fervideo.core.thumbnails import display_levels
 from fervideo.core.types import Faces
 
 log = logging.getLogger(__name__)
@@ -185,30 +186,6 @@ class Context:
         a, b = a - a.mean(), b - b.mean()
         den = float(np.sqrt((a * a).sum() * (b * b).sum()))
         return iou, float((a * b).sum() / den) if den > 1e-6 else 0.0
-
-
-#: A thumbnail whose 99th-percentile lightness (CIELAB L, 0-255) is below this is brightened.
-DARK_THUMB_L = 200
-
-
-def display_levels(img: np.ndarray, max_gain: float = 6.0) -> np.ndarray:
-    """A dark RGB face made recognisable for the contact sheet and the report's galleries.
-
-    Faces under stage light or at night come out nearly black at thumbnail size, and a
-    researcher naming people cannot tell them apart. Where the face's lightness (CIELAB L)
-    stays under ``DARK_THUMB_L`` at its 99th percentile, its 1st-99th percentile range is
-    stretched to 16-240 (at most ``max_gain`` times), hue and saturation kept; a well-lit face
-    comes back unchanged. Only thumbnails get this: samples for face embeddings and crops for
-    the classifier see the pixels as recorded.
-    """
-    lab = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2LAB)
-    light = lab[..., 0].astype(np.float32)
-    lo, hi = np.percentile(light, (1, 99))
-    if hi >= DARK_THUMB_L:
-        return img
-    gain = min(max_gain, (240.0 - 16.0) / max(float(hi - lo), 1.0))
-    lab[..., 0] = np.clip((light - lo) * gain + 16.0, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
 
 
 def _jpeg(img: np.ndarray, quality: int) -> bytes:

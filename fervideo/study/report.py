@@ -279,7 +279,9 @@ def _face_thumb(frame: np.ndarray | None, size: tuple[int, int] | None, row: pd.
     crop = frame[max(0, int(y1 - m)):int(y2 + m), max(0, int(x1 - m)):int(x2 + m)]
     if crop.size == 0:
         return ""
-    return _jpeg(cv2.resize(crop, (96, 96), interpolation=cv2.INTER_AREA), 80)
+    from fervideo.core.thumbnails import display_levels
+
+    return _jpeg(display_levels(cv2.resize(crop, (96, 96), interpolation=cv2.INTER_AREA)), 80)
 
 
 def _source_video(meta: dict, vdir: Path) -> Path:

@@ -12,11 +12,11 @@ from fervideo.stages.persons import (
     FaceSampler,
     QualityGate,
     cluster,
-    display_levels,
     find_persons,
     match_across,
     overlaps,
 )
+from fervideo.core.thumbnails import display_levels
 from persons_data import portraits, shots
 
 
