@@ -186,19 +186,20 @@ def _header_at(box: tuple[int, int, int, int], th: int, tw: int, tht: int, base:
 
 
 def face_drawing(frame_hw: tuple[int, int], box: np.ndarray, tag: str, label: str, probs: np.ndarray,
-                 labels: list[str], header_side: str | None = None, panel_side: str | None = None) -> FaceDrawing:
+                 labels: list[str], header_side: str | None = None, panel_side: str | None = None,
+                 header: tuple[str, tuple[int, float, int, int, int, int]] | None = None) -> FaceDrawing:
     """Lay out one face's drawing in a frame of ``frame_hw``: sizes follow the frame's height.
 
     The header goes above the box and the bars right of it where there is room (``header_side``
     ``above``/``below`` and ``panel_side`` ``right``/``left``/``none`` choose, as ``arrange``
-    does to keep faces of a crowded frame from covering each other)."""
-    text = _header_text(tag, label, probs, labels)
-    th, fs, tt, tw, tht, base = _header_metrics(frame_hw, text)
+    does to keep faces of a crowded frame from covering each other; ``header`` is the header's
+    text and ``_header_metrics`` where the caller has them already)."""
+    text = _header_text(tag, label, probs, labels) if header is None else header[0]
+    th, fs, tt, tw, tht, base = _header_metrics(frame_hw, text) if header is None else header[1]
     r = tuple(round(v) for v in box)
-    at = _header_at(r, th, tw, tht, base, header_side, frame_hw[1]) or _header_at(r, th, tw, tht, base, None, frame_hw[1])
-    ty, header = at
-    return FaceDrawing(r, th, color(label), text, (header[0] + 3, ty - 1), fs, tt, text_color(label),
-                       header, bar_panel(frame_hw, box, labels, panel_side), np.asarray(probs), labels)
+    ty, rect = _header_at(r, th, tw, tht, base, header_side, frame_hw[1]) or _header_at(r, th, tw, tht, base, None, frame_hw[1])
+    return FaceDrawing(r, th, color(label), text, (rect[0] + 3, ty - 1), fs, tt, text_color(label),
+                       rect, bar_panel(frame_hw, box, labels, panel_side), np.asarray(probs), labels)
 
 
 #: Where ``arrange`` tries to put a face's header and bars, in order of preference.
@@ -231,7 +232,9 @@ def arrange(frame_hw: tuple[int, int], faces: list[tuple[int, np.ndarray, str, s
     out: list[FaceDrawing | None] = [None] * len(faces)
     for i in order:
         tid, box, tag, label, probs = faces[i]
-        th, _, _, tw, tht, base = _header_metrics(frame_hw, _header_text(tag, label, probs, labels))
+        text = _header_text(tag, label, probs, labels)
+        metrics = _header_metrics(frame_hw, text)
+        th, _, _, tw, tht, base = metrics
         obstacles = placed + [b for j, b in enumerate(boxes) if j != i]
         prev = memory.get(tid) if memory is not None else None
         best, best_cost = None, None
@@ -251,7 +254,7 @@ def arrange(frame_hw: tuple[int, int], faces: list[tuple[int, np.ndarray, str, s
             if cost == 0:
                 break
         hs, ps = best if best is not None else ("above", "none")
-        d = face_drawing(frame_hw, box, tag, label, probs, labels, header_side=hs, panel_side=ps)
+        d = face_drawing(frame_hw, box, tag, label, probs, labels, header_side=hs, panel_side=ps, header=(text, metrics))
         out[i] = d
         placed += [d.header] + ([d.bars.panel] if ps != "none" else [])
         if memory is not None:
