@@ -69,6 +69,9 @@ def train(
                                                      "probabilities on each augmented batch the main head also learns")] = None,
     teacher_weight: float = 1.0,
     teacher_temperature: float = 2.0,
+    teacher_view: Annotated[str, typer.Option(help="what the teacher sees: same (the student's augmented batch) or clean "
+                                                   "(the same faces without head turns, erasing and video degradations, "
+                                                   "for a teacher trained without them)")] = "same",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train an emotion classifier; the result loads with `fervideo analyze --model OUT`."""
@@ -95,6 +98,7 @@ def train(
             max_steps_per_epoch=max_steps_per_epoch, input_norm=input_norm, votes_mode=votes_mode, votes_weight=votes_weight,
             votes_out=str(votes_out) if votes_out else None,
             teacher=teacher, teacher_weight=teacher_weight, teacher_temperature=teacher_temperature,
+            teacher_view=teacher_view,
         )
         tr = load_dataset(data, usage=usage, size=image_size)
         va = load_dataset(val, usage=val_usage, size=image_size)

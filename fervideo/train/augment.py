@@ -88,6 +88,20 @@ def without(cfg: AugmentConfig, names: list[str]) -> AugmentConfig:
 
 def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = None) -> torch.Tensor:
     """Augment a batch (B, C, H, W) of images in [0, 1]."""
+    return augment_views(x, cfg, gen)[0]
+
+
+def augment_views(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = None,
+                  clean: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The augmented batch and, with ``clean``, the same faces with only FER-2013's own augmentation.
+
+    The clean view shares each image's crop geometry (rotation, scale, shift, mirror) and its
+    brightness and contrast, but has no head turn, perspective, erasing or video degradation.
+    It is what a teacher trained on FER-2013 alone can read (``--teacher-view clean``): its
+    probabilities then say what the face expresses, and the student learns to say the same from
+    the degraded view, instead of learning the teacher's guesses on pictures it never saw. It
+    draws no random numbers, so the augmented batch is the same with or without it.
+    """
     b = x.shape[0]
     dev = x.device
 
@@ -115,11 +129,18 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = N
         py = ((rand(b) * 2 - 1) * cfg.perspective * 0.5).view(b, 1, 1)
         w = 1 + px * grid[..., 0] + py * grid[..., 1]
         grid = grid / w.unsqueeze(-1)
+    plain = None
+    if clean:
+        plain = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), mode="bilinear",
+                              padding_mode="reflection", align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     c = 1 + (rand(b, 1, 1, 1) * 2 - 1) * cfg.contrast
     br = (rand(b, 1, 1, 1) * 2 - 1) * cfg.brightness
     x = ((x - mean) * c + mean + br).clamp(0, 1)
+    if plain is not None:
+        pm = plain.mean(dim=(1, 2, 3), keepdim=True)
+        plain = ((plain - pm) * c + pm + br).clamp(0, 1)
     if cfg.erase_p > 0:
         h, w = x.shape[-2:]
         area = rand(b) * cfg.erase_max + 0.02
@@ -134,7 +155,7 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = N
         m = m & (rand(b) < cfg.erase_p).view(b, 1, 1)
         noise = rand(*x.shape)
         x = torch.where(m.unsqueeze(1), noise, x)
-    return video_degrade(x, cfg, gen)
+    return video_degrade(x, cfg, gen), plain
 
 
 def _turn(base: torch.Tensor, cfg: AugmentConfig, rand) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from fervideo.core.device import check_device_name, resolve_device
 from fervideo.core.errors import ConfigError, DataError, TrainingError
 from fervideo.modeling.data_config import DataConfig, resolve_data_config, to_luminance
-from fervideo.train.augment import AugmentConfig, augment, mix
+from fervideo.train.augment import AugmentConfig, augment_views, mix
 from fervideo.train.data import FaceImages
 from fervideo.train.metrics import Metrics, metrics_from_predictions
 from fervideo.train.votes import VOTE_MODES, VoteTargets, vote_targets
@@ -73,6 +73,10 @@ class TrainConfig:
     teacher: str | None = None
     teacher_weight: float = 1.0
     teacher_temperature: float = 2.0
+    # What the teacher sees: "same" = the student's augmented batch; "clean" = the same faces
+    # with FER-2013's own augmentation only (``augment_views``), for a teacher trained without
+    # the video degradations and head turns.
+    teacher_view: str = "same"
 
     def __post_init__(self) -> None:
         """Refuse values that cannot work now, before any data is loaded."""
@@ -86,6 +90,11 @@ class TrainConfig:
             raise ConfigError(f"unknown vote mode {self.votes_mode!r}; valid: {', '.join(VOTE_MODES)}")
         if self.teacher is not None and (self.teacher_weight <= 0 or self.teacher_temperature <= 0):
             raise ConfigError("--teacher-weight and --teacher-temperature must be > 0")
+        if self.teacher_view not in TEACHER_VIEWS:
+            raise ConfigError(f"unknown teacher view {self.teacher_view!r}; valid: {', '.join(TEACHER_VIEWS)}")
+        if self.teacher_view == "clean" and (self.augment.mixup_alpha > 0 or self.augment.cutmix_alpha > 0):
+            raise ConfigError("--teacher-view clean does not combine with --mixup/--cutmix (the teacher would see "
+                              "unmixed faces); use --teacher-view same")
         for name in ("epochs", "batch_size", "image_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
@@ -95,14 +104,15 @@ class TrainConfig:
 
 
 ARCHS = ("fervit", "resnet")
+TEACHER_VIEWS = ("same", "clean")
 
 
 class Teacher:
     """Soft targets from a trained model or ensemble, for the student's main-head classes.
 
-    The teacher sees each augmented training batch as ``analyze`` would show it a face (RGB
-    uint8 crops through ``EmotionClassifier``: its own input size, normalisation and
-    calibration); its probabilities are mapped onto the student's classes by name (a class the
+    The teacher sees each augmented training batch (or its clean view, ``TrainConfig.teacher_view``)
+    as ``analyze`` would show it a face (RGB uint8 crops through ``EmotionClassifier``: its own
+    input size, normalisation and calibration); its probabilities are mapped onto the student's classes by name (a class the
     teacher lacks gets 0) and sharpened or softened by ``temperature`` (p ** (1/T), renormalised:
     Hinton et al.'s tempered softmax, for a teacher that gives probabilities, not logits).
     """
@@ -421,9 +431,9 @@ def train(
             idx = idx.to(images.device)
             x = images[idx].float().unsqueeze(1).div_(255.0)
             y = labels[idx]
-            x = augment(x, cfg.augment, gen)
+            x, plain = augment_views(x, cfg.augment, gen, clean=teacher is not None and cfg.teacher_view == "clean")
             x, target = mix(x, y, len(classes), cfg.augment, gen)
-            soft = teacher.targets(x) if teacher is not None else None
+            soft = teacher.targets(x if plain is None else plain) if teacher is not None else None
             x = feed(x)
             with torch.autocast(device.type, torch.bfloat16, enabled=use_bf16):
                 out_logits = model(pixel_values=x).logits.float()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fervideo.core.errors import ConfigError
-from fervideo.train.augment import INGREDIENTS, AugmentConfig, augment, video_config, without
+from fervideo.train.augment import INGREDIENTS, AugmentConfig, augment, augment_views, video_config, without
 
 
 @pytest.mark.parametrize("name", sorted(INGREDIENTS))
@@ -43,7 +43,7 @@ def test_train_help_names_every_ingredient():
 
 def _only(**on) -> AugmentConfig:
     """No augmentation but the fields given."""
-    return AugmentConfig(flip=0, rotate_deg=0, scale=0, shift=0, brightness=0, contrast=0, erase_p=0, **on)
+    return AugmentConfig(**{**dict(flip=0, rotate_deg=0, scale=0, shift=0, brightness=0, contrast=0, erase_p=0), **on})
 
 
 def test_a_turned_face_moves_its_middle_aside_and_keeps_its_columns_in_order():
@@ -66,3 +66,20 @@ def test_a_turned_face_moves_its_middle_aside_and_keeps_its_columns_in_order():
 def test_augment_config_refuses_values_out_of_range(field, value):
     with pytest.raises(ConfigError, match=field):
         AugmentConfig(**{field: value})
+
+
+def test_the_clean_view_shares_the_crop_geometry_and_drops_turns_and_video_conditions():
+    x = torch.randint(0, 256, (8, 1, 48, 48), generator=torch.Generator().manual_seed(0)).float() / 255
+    heavy = _only(flip=1.0, turn_p=1.0, low_light_p=1.0, blur_p=1.0, jpeg_p=1.0, erase_p=1.0)
+    y, clean = augment_views(x, heavy, torch.Generator().manual_seed(3), clean=True)
+    # the clean view: only the mirror of this recipe's geometry
+    torch.testing.assert_close(clean, x.flip(-1), atol=1e-5, rtol=0)
+    assert (y - x.flip(-1)).abs().mean() > 0.1  # ... while the augmented batch is far from it
+    # asking for the clean view draws no random numbers: the augmented batch is the same without it
+    y2, none = augment_views(x, heavy, torch.Generator().manual_seed(3))
+    assert none is None
+    torch.testing.assert_close(y, y2, atol=0, rtol=0)
+    # with rotation, scale and shift, both views crop each face the same way (no turn, no degradation)
+    geo = _only(rotate_deg=15.0, scale=0.15, shift=0.08)
+    y, clean = augment_views(x, geo, torch.Generator().manual_seed(4), clean=True)
+    torch.testing.assert_close(clean, y, atol=1 / 255, rtol=0)  # the augmented batch ends 8-bit

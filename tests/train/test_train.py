@@ -373,3 +373,40 @@ def test_a_teacher_without_the_students_classes_is_refused(tmp_path, tiny_vit):
                                                       stem_channels=[8, 16, 16]))
     with pytest.raises(ConfigError, match="must be > 0"):
         TrainConfig(teacher=str(tiny_vit), teacher_weight=0)
+
+
+@pytest.mark.parametrize("view", ["same", "clean"])
+def test_the_teacher_sees_the_view_asked_for(tmp_path, tiny_vit, monkeypatch, view):
+    """--teacher-view clean: the teacher reads the faces without the video conditions (here: every
+    image darkened to 20-60%), so its batches are as bright as the training images; with "same" it
+    reads the darkened batch the student learns from."""
+    from fervideo.train import trainer
+    from fervideo.train.augment import AugmentConfig
+    from fervideo.train.data import FaceImages
+
+    seen = []
+    original = trainer.Teacher.targets
+    monkeypatch.setattr(trainer.Teacher, "targets", lambda self, x: seen.append(float(x.mean())) or original(self, x))
+    imgs, y = _images(64)
+    data = FaceImages(imgs, y, ["happy", "sad"], "s")
+    dark = AugmentConfig(flip=0, rotate_deg=0, scale=0, shift=0, brightness=0, contrast=0, erase_p=0, low_light_p=1.0)
+    trainer.train(data, data, tmp_path / "m", trainer.TrainConfig(
+        epochs=1, batch_size=32, max_steps_per_epoch=2, teacher=str(tiny_vit), teacher_view=view, augment=dark, device="cpu",
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, stem_channels=[8, 16, 16]))
+    assert len(seen) == 2
+    full = imgs.mean() / 255
+    if view == "clean":
+        assert all(abs(m - full) < 0.05 * full for m in seen)
+    else:
+        assert all(m < 0.65 * full for m in seen)
+
+
+def test_teacher_view_options_are_checked_before_training(tiny_vit):
+    from fervideo.core.errors import ConfigError
+    from fervideo.train.augment import AugmentConfig
+    from fervideo.train.trainer import TrainConfig
+
+    with pytest.raises(ConfigError, match="valid: same, clean"):
+        TrainConfig(teacher=str(tiny_vit), teacher_view="sharp")
+    with pytest.raises(ConfigError, match="mixup"):
+        TrainConfig(teacher=str(tiny_vit), teacher_view="clean", augment=AugmentConfig(mixup_alpha=0.2))
