@@ -93,7 +93,7 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = N
 
 def augment_views(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = None,
                   clean: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The augmented batch and, with ``clean``, the same faces with only FER-2013's own augmentation.
+    """The augmented batch and, with ``clean``, the same faces cropped and lit the same way but undegraded.
 
     The clean view shares each image's crop geometry (rotation, scale, shift, mirror) and its
     brightness and contrast, but has no head turn, perspective, erasing or video degradation.

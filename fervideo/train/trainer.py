@@ -73,9 +73,9 @@ class TrainConfig:
     teacher: str | None = None
     teacher_weight: float = 1.0
     teacher_temperature: float = 2.0
-    # What the teacher sees: "same" = the student's augmented batch; "clean" = the same faces
-    # with FER-2013's own augmentation only (``augment_views``), for a teacher trained without
-    # the video degradations and head turns.
+    # What the teacher sees: "same" = the student's augmented batch; "clean" = the same crops
+    # (geometry, mirror, brightness, contrast) without head turns, perspective, erasing and video
+    # degradations (``augment_views``), for a teacher trained without them.
     teacher_view: str = "same"
 
     def __post_init__(self) -> None:
