@@ -510,8 +510,9 @@ def train(
 
 
 #: options a resumed run may change: where and how fast it runs, when it stops early, and the
-#: number of epochs (which also stretches the cosine schedule from the resumed step on; the
-#: warm-up does not depend on it). Everything else changes the recipe in mid-run.
+#: number of epochs (the cosine schedule is recomputed for the new length, so from the resumed
+#: step on the learning rate follows the new curve, with a step at the resume; the warm-up does
+#: not depend on it). Everything else changes the recipe in mid-run.
 RESUME_MAY_CHANGE = frozenset({"epochs", "patience", "device", "threads", "max_steps_per_epoch", "votes_out"})
 
 
