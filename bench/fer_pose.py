@@ -1,0 +1,97 @@
+"""How does a model's FER-2013 accuracy depend on head pose? (not a test)
+
+    python bench/fer_pose.py [--model A --model B ...] [--val PATH]
+
+The real-video benchmark's misses are mostly faces in true profile (``bench/real_faces.py``:
+near-frontal faces of 40 px or more right on 96.5% of their boxes, the rest on 50%). This
+asks how many turned faces FER-2013 has to learn from, and how well a model reads the ones it
+has. Each val image (48 x 48) is enlarged 3x into a 256 x 256 gray frame and put through the
+analysis' own detector (CenterFace at 320 px); the frontal score of its most confident face is
+``fervideo.core.quality.frontal`` (1 = nose midway between the eyes, 0 = a profile), the same
+score the timeline's ``frontal`` column carries. Images without a detection are their own
+bucket. Then each model scores the val set as ``fervideo evaluate`` does (plain torch path) and
+the accuracy and happy recall are printed per frontal-score bucket.
+
+The frontal scores are cached in ``~/.cache/fervideo/bench`` (about 50 s of CPU to make).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VAL = ROOT.parent / "shared" / "data" / "fer2013" / "val.parquet"
+CACHE = Path.home() / ".cache" / "fervideo" / "bench"
+BUCKETS = [("<0.3", 0.0, 0.3), ("0.3-0.5", 0.3, 0.5), ("0.5-0.75", 0.5, 0.75), (">=0.75", 0.75, 1.01)]
+
+
+def frontal_scores(path: Path, enlarge: int = 3, frame: int = 256) -> np.ndarray:
+    """Frontal score per image of the parquet file at ``path`` (NaN where no face was found)."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    from fervideo.core.quality import frontal
+    from fervideo.core.types import FrameTime
+    from fervideo.stages.detect import create
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    cached = CACHE / f"fer_pose_{digest}_{enlarge}_{frame}.npy"
+    if cached.exists():
+        return np.load(cached)
+    col = pq.read_table(path, columns=["image"]).column("image").to_pylist()
+    det = create("centerface", size=320, device="cpu")
+    side = 48 * enlarge
+    off = (frame - side) // 2
+    out = np.full(len(col), np.nan, np.float32)
+    for start in range(0, len(col), 16):
+        frames = []
+        for b in col[start : start + 16]:
+            im = Image.open(io.BytesIO(b["bytes"] if isinstance(b, dict) else b)).convert("L")
+            canvas = np.full((frame, frame), 110, np.uint8)
+            canvas[off : off + side, off : off + side] = np.array(im.resize((side, side), Image.BICUBIC))
+            frames.append(np.repeat(canvas[..., None], 3, 2))
+        found = det.detect(frames, [FrameTime(i, 0.0) for i in range(len(frames))])
+        for k in range(len(frames)):
+            rows = np.flatnonzero(found.frame_index == k)
+            if len(rows):
+                best = rows[np.argmax(found.scores[rows])]
+                out[start + k] = frontal(found.landmarks[best : best + 1])[0]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(cached, out)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", action="append", help="model dir / embedded name (repeat); default: the embedded default")
+    ap.add_argument("--val", type=Path, default=VAL)
+    a = ap.parse_args()
+
+    from fervideo.train.data import load_parquet
+    from fervideo.train.evaluate import _classifier, to_crops
+
+    fr = frontal_scores(a.val)
+    data = load_parquet(a.val)
+    found = np.isfinite(fr)
+    print(f"{len(fr)} images: no face found on {int((~found).sum())}; frontal score "
+          + ", ".join(f"{name} {int(((fr >= lo) & (fr < hi)).sum())}" for name, lo, hi in BUCKETS))
+    for model in a.model or ["fervit-fer2013"]:
+        clf = _classifier(model, "cpu", 64, False, "torch", "auto")
+        sub = data.remap(clf.labels)
+        ok = clf.predict(to_crops(sub.images, clf.input_size)).argmax(1) == sub.labels
+        happy = sub.labels == clf.labels.index("happy")
+        print(f"\n== {model}: accuracy {ok.mean():.4f}")
+        for name, m in [("no face", ~found)] + [(n, (fr >= lo) & (fr < hi)) for n, lo, hi in BUCKETS]:
+            print(f"  frontal {name:9s} {int(m.sum()):5d} images  accuracy {ok[m].mean():.4f}"
+                  f"  happy recall {ok[m & happy].mean():.3f} ({int((m & happy).sum())})")
+
+
+if __name__ == "__main__":
+    main()
