@@ -12,7 +12,7 @@ score the timeline's ``frontal`` column carries. Images without a detection are 
 bucket. Then each model scores the val set as ``fervideo evaluate`` does (plain torch path) and
 the accuracy and happy recall are printed per frontal-score bucket.
 
-The frontal scores are cached in ``~/.cache/fervideo/bench`` (about 50 s of CPU to make).
+The frontal scores are cached in ``~/.cache/fervideo/bench`` (about a minute to make on this 2-core machine).
 """
 
 from __future__ import annotations
