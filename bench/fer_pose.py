@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import sys
 from pathlib import Path
 
@@ -32,30 +31,26 @@ CACHE = Path.home() / ".cache" / "fervideo" / "bench"
 BUCKETS = [("<0.3", 0.0, 0.3), ("0.3-0.5", 0.3, 0.5), ("0.5-0.75", 0.5, 0.75), (">=0.75", 0.75, 1.01)]
 
 
-def frontal_scores(path: Path, enlarge: int = 3, frame: int = 256) -> np.ndarray:
-    """Frontal score per image of the parquet file at ``path`` (NaN where no face was found)."""
-    import pyarrow.parquet as pq
+def frontal_scores(images: np.ndarray, cache_key: str, enlarge: int = 3, frame: int = 256) -> np.ndarray:
+    """Frontal score per gray image (N, 48, 48) uint8 (NaN where no face was found), cached by key."""
     from PIL import Image
 
     from fervideo.core.quality import frontal
     from fervideo.core.types import FrameTime
     from fervideo.stages.detect import create
 
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    cached = CACHE / f"fer_pose_{digest}_{enlarge}_{frame}.npy"
+    cached = CACHE / f"fer_pose_{cache_key}_{enlarge}_{frame}.npy"
     if cached.exists():
         return np.load(cached)
-    col = pq.read_table(path, columns=["image"]).column("image").to_pylist()
     det = create("centerface", size=320, device="cpu")
-    side = 48 * enlarge
+    side = images.shape[1] * enlarge
     off = (frame - side) // 2
-    out = np.full(len(col), np.nan, np.float32)
-    for start in range(0, len(col), 16):
+    out = np.full(len(images), np.nan, np.float32)
+    for start in range(0, len(images), 16):
         frames = []
-        for b in col[start : start + 16]:
-            im = Image.open(io.BytesIO(b["bytes"] if isinstance(b, dict) else b)).convert("L")
+        for im in images[start : start + 16]:
             canvas = np.full((frame, frame), 110, np.uint8)
-            canvas[off : off + side, off : off + side] = np.array(im.resize((side, side), Image.BICUBIC))
+            canvas[off : off + side, off : off + side] = np.array(Image.fromarray(im).resize((side, side), Image.BICUBIC))
             frames.append(np.repeat(canvas[..., None], 3, 2))
         found = det.detect(frames, [FrameTime(i, 0.0) for i in range(len(frames))])
         for k in range(len(frames)):
@@ -77,8 +72,8 @@ def main() -> None:
     from fervideo.train.data import load_parquet
     from fervideo.train.evaluate import _classifier, to_crops
 
-    fr = frontal_scores(a.val)
     data = load_parquet(a.val)
+    fr = frontal_scores(data.images, hashlib.sha256(a.val.read_bytes()).hexdigest()[:16])
     found = np.isfinite(fr)
     print(f"{len(fr)} images: no face found on {int((~found).sum())}; frontal score "
           + ", ".join(f"{name} {int(((fr >= lo) & (fr < hi)).sum())}" for name, lo, hi in BUCKETS))
