@@ -1,6 +1,6 @@
 """How does a model's FER-2013 accuracy depend on head pose? (not a test)
 
-    python bench/fer_pose.py [--model A --model B ...] [--val PATH]
+    python bench/fer_pose.py [--model A --model B ...] [--data PATH] [--counts-only]
 
 The real-video benchmark's misses are mostly faces in true profile (``bench/real_faces.py``:
 near-frontal faces of 40 px or more right on 96.5% of their boxes, the rest on 50%). This
@@ -12,7 +12,8 @@ score the timeline's ``frontal`` column carries. Images without a detection are 
 bucket. Then each model scores the val set as ``fervideo evaluate`` does (plain torch path) and
 the accuracy and happy recall are printed per frontal-score bucket.
 
-The frontal scores are cached in ``~/.cache/fervideo/bench`` (about a minute to make on this 2-core machine).
+The frontal scores are cached in ``~/.cache/fervideo/bench`` (about a minute for the val split
+on this 2-core machine, five for the train split: ``--data .../train.parquet --counts-only``).
 """
 
 from __future__ import annotations
@@ -66,17 +67,25 @@ def frontal_scores(images: np.ndarray, cache_key: str, enlarge: int = 3, frame: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", action="append", help="model dir / embedded name (repeat); default: the embedded default")
-    ap.add_argument("--val", type=Path, default=VAL)
+    ap.add_argument("--data", "--val", dest="data", type=Path, default=VAL,
+                    help="the images to score (default FER-2013 val; the train split for its pose counts)")
+    ap.add_argument("--counts-only", action="store_true", help="only the images per pose bucket (and their happy ones)")
     a = ap.parse_args()
 
     from fervideo.train.data import load_parquet
     from fervideo.train.evaluate import _classifier, to_crops
 
-    data = load_parquet(a.val)
-    fr = frontal_scores(data.images, hashlib.sha256(a.val.read_bytes()).hexdigest()[:16])
+    data = load_parquet(a.data)
+    fr = frontal_scores(data.images, hashlib.sha256(a.data.read_bytes()).hexdigest()[:16])
     found = np.isfinite(fr)
     print(f"{len(fr)} images: no face found on {int((~found).sum())}; frontal score "
           + ", ".join(f"{name} {int(((fr >= lo) & (fr < hi)).sum())}" for name, lo, hi in BUCKETS))
+    if a.counts_only:
+        happy = data.labels == data.classes.index("happy")
+        for name, lo, hi in [("<0.1", 0.0, 0.1), ("0.1-0.3", 0.1, 0.3)] + BUCKETS[1:]:
+            m = (fr >= lo) & (fr < hi)
+            print(f"  frontal {name:9s} {int(m.sum()):5d} images, {int((m & happy).sum()):4d} happy")
+        return
     for model in a.model or ["fervit-fer2013"]:
         clf = _classifier(model, "cpu", 64, False, "torch", "auto")
         sub = data.remap(clf.labels)
