@@ -18,13 +18,18 @@ def models_list() -> None:
     """Every model fervideo can load without network: embedded ones and the HF cache."""
     from rich.table import Table
 
-    from fervideo.modeling.catalog import catalog
+    from fervideo.modeling.catalog import DEFAULT_MODEL, catalog
 
-    t = Table(title="emotion models")
-    for c in ("name", "classes", "input", "val acc", "crops/s", "license", "source"):
-        t.add_column(c)
-    for m in catalog():
-        t.add_row(m.name, ",".join(m.classes), f"{m.input_size}px", m.fmt_acc(), m.fmt_speed(), m.license, m.source)
+    models = catalog()
+    t = Table(title="emotion models", caption="* the default of fervideo analyze; `fervideo models info NAME`: source, sha256, parameters")
+    # The name is what a researcher types: never cut (in an 80-column terminal the long license
+    # and source texts had squeezed both embedded models to "fervit-f…").
+    t.add_column("name", no_wrap=True, min_width=max([len(m.name) + 2 for m in models] + [4]))
+    for c in ("classes", "input", "val acc", "crops/s", "license"):
+        t.add_column(c, overflow="fold")
+    for m in models:
+        name = m.name + (" *" if m.name == DEFAULT_MODEL else "")
+        t.add_row(name, ", ".join(m.classes), f"{m.input_size}px", m.fmt_acc(), m.fmt_speed(), m.license)
     console.print(t)
 
 

@@ -20,6 +20,13 @@ def test_models_list_and_offline_info():
     assert r.exit_code == 0 and "angry" in r.output and "48x48" in r.output
 
 
+def test_models_list_keeps_names_whole_in_a_narrow_terminal():
+    """An 80-column terminal once showed both embedded models as "fervit-f…": the name is never cut."""
+    r = runner.invoke(app, ["models", "list"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert r.exit_code == 0
+    assert "fervit-fer2013 *" in r.output and "fervit-ferplus" in r.output, r.output
+
+
 def test_models_info_offline_hub_id(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     r = runner.invoke(app, ["models", "info", "someone/not-cached-model"])
