@@ -1,0 +1,36 @@
+"""The table `fervideo analyze` ends with, in a narrow terminal."""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Console
+
+from fervideo._cli.progress import _summary
+from fervideo.pipeline.progress import BatchResult, VideoResult
+
+
+def _column(text: str, k: int) -> str:
+    """Column ``k`` of the table body, its lines joined without spaces: folded cells read whole again."""
+    rows = [line.split("│") for line in text.splitlines() if line.startswith("│")]
+    return "".join(re.sub(r"\s+", "", r[k + 1]) for r in rows)
+
+
+def test_names_and_failure_reasons_are_never_cut_at_80_columns():
+    """Two sessions of one participant differ only at the end of their names; an ellipsis would hide
+    which is which. A failure's reason, with square brackets from FFmpeg, is shown whole and literally."""
+    a, b = "/data/P017_interview_session1_camera_left.mp4", "/data/P017_interview_session2_camera_left.mp4"
+    bad = "/data/[red]P018_broken_file_from_the_recorder.mp4"
+    reason = f"{bad}: not a readable video ([mov,mp4,m4a,3gp,3g2,mj2] moov atom not found)"
+    res = BatchResult("/out", [VideoResult(a, "/out/a", "done", frames=60, tracks=3, seconds=2.0, duration_s=6.0),
+                               VideoResult(b, "/out/b", "done", frames=60, tracks=1, seconds=1.0, duration_s=6.0),
+                               VideoResult(bad, "/out/c", "failed", reason=reason)])
+    console = Console(width=80, record=True, force_terminal=False)
+    _summary(res, console)
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert _column(text, 0) == ("P017_interview_session1_camera_left.mp4P017_interview_session2_camera_left.mp4"
+                                "[red]P018_broken_file_from_the_recorder.mp4"), text
+    # the row already names the video: no path before the reason
+    assert _column(text, 6) == "notareadablevideo([mov,mp4,m4a,3gp,3g2,mj2]moovatomnotfound)", text
+    assert _column(text, 5) == "x3.00x6.00" and "1 of 3 videos failed" in text
