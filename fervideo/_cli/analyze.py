@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from fervideo._cli.app import app, console, fail, setup_logging
 from fervideo.core.errors import FervideoError
@@ -76,7 +77,7 @@ def analyze(
         partial = getattr(exc, "partial_result", None)
         done = [Path(v.path).name for v in (partial.videos if partial else []) if v.status in ("done", "skipped")]
         console.print(f"[yellow]interrupted[/yellow]: {len(done)} video(s) finished"
-                      + (f" ({', '.join(done[:10])}{', ...' if len(done) > 10 else ''})" if done else "")
+                      + (f" ({escape(', '.join(done[:10]))}{', ...' if len(done) > 10 else ''})" if done else "")
                       + "; the one in progress left nothing behind. Run the same command again to continue.", soft_wrap=True)
         raise typer.Exit(130)
     raise typer.Exit(0 if ok else 1)
@@ -90,7 +91,7 @@ def _expand(videos: list[Path], out: Path, recursive: bool) -> list[Path]:
     n = len(found.skipped)
     if n:
         console.print(f"[dim]skipped {n} file{'s' if n != 1 else ''} inside fervideo output folders[/dim] "
-                      f"(e.g. {found.skipped[0]}): fervideo's outputs are never analysed as inputs", soft_wrap=True)
+                      f"(e.g. {escape(str(found.skipped[0]))}): fervideo's outputs are never analysed as inputs", soft_wrap=True)
     return found.paths + [Path(item) for item, _ in found.problems]  # problems: analyze reports each
 
 

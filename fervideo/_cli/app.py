@@ -7,6 +7,7 @@ import logging
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Facial-emotion timelines from video files.")
 console = Console(stderr=True)
@@ -47,5 +48,5 @@ def setup_logging(verbose: bool) -> None:
 def fail(exc: Exception, verbose: bool) -> None:
     if verbose:
         console.print_exception()
-    console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)  # a path or FFmpeg's "[mov,mp4,...]" is not markup
     raise typer.Exit(1)

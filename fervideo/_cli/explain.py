@@ -52,6 +52,6 @@ def explain(
     try:
         opts = AnalyzeOptions(model=model, device=device, detector=detector, detect_size=detect_size)
         for p in explain_path(path, out, times=ts, options=opts):
-            console.print(f"wrote {p}")
+            console.print(f"wrote {p}", markup=False)
     except FervideoError as exc:
         fail(exc, verbose)

@@ -34,7 +34,7 @@ def export(
     except (FervideoError, OSError) as exc:
         fail(exc, verbose)
     dest = to if to is not None else out_dir / "export"
-    console.print(f"wrote {len(files)} file{'s' if len(files) != 1 else ''} into {dest}", soft_wrap=True)
+    console.print(f"wrote {len(files)} file{'s' if len(files) != 1 else ''} into {dest}", soft_wrap=True, markup=False)
 
 
 def parse_seconds(text: str) -> float:

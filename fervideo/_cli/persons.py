@@ -25,9 +25,9 @@ def persons(
     try:
         if apply:
             n = apply_names(out_dir)
-            console.print(f"named {n} person(s) in the tables of {out_dir}")
+            console.print(f"named {n} person(s) in the tables of {out_dir}", markup=False)
         else:
             sheet, csv = write_sheet(out_dir, across_videos=across_videos)
-            console.print(f"wrote {sheet} and {csv}: fill in name and role, then run `fervideo persons {out_dir} --apply`")
+            console.print(f"wrote {sheet} and {csv}: fill in name and role, then run `fervideo persons {out_dir} --apply`", markup=False)
     except (FervideoError, OSError) as exc:
         fail(exc, verbose)

@@ -31,7 +31,7 @@ class _RichProgress(BatchProgress):
 
     def video_start(self, path: Path, frames_estimate: int, phase: str) -> None:
         self._remove(str(path))
-        bar = self.prog.add_task(f"{phase} {path.name}", total=frames_estimate or None, fps="")
+        bar = self.prog.add_task(f"{phase} {escape(path.name)}", total=frames_estimate or None, fps="")
         self.bars[str(path)] = (bar, self.prog.get_time())
         self.task = str(path)
 
@@ -58,13 +58,14 @@ class _RichProgress(BatchProgress):
         if self.task == r.path:
             self.task = None
         self.prog.advance(self.overall, 1)
-        name = Path(r.path).name
+        # file names and FFmpeg's reasons may hold square brackets: shown as they are, not as markup
+        name, reason = escape(Path(r.path).name), escape(r.reason)
         if r.status == "failed":
-            self.console.print(f"[red]failed[/red] {name}: {r.reason}", soft_wrap=True)
+            self.console.print(f"[red]failed[/red] {name}: {reason}", soft_wrap=True)
         elif r.status in ("skipped", "locked"):
-            self.console.print(f"[dim]{r.status}[/dim] {name}: {r.reason}", soft_wrap=True)
+            self.console.print(f"[dim]{r.status}[/dim] {name}: {reason}", soft_wrap=True)
         elif not r.complete:
-            self.console.print(f"[yellow]partial[/yellow] {name}: {r.reason}", soft_wrap=True)
+            self.console.print(f"[yellow]partial[/yellow] {name}: {reason}", soft_wrap=True)
 
 
 def run_analyze(videos: list[Path], out: Path, opts: AnalyzeOptions, console: Console, verbose: bool, **batch) -> bool:
@@ -82,7 +83,7 @@ def run_analyze(videos: list[Path], out: Path, opts: AnalyzeOptions, console: Co
 
 
 def _summary(result: BatchResult, console: Console) -> None:
-    table = Table(title=f"fervideo: {result.out_dir}")
+    table = Table(title=f"fervideo: {escape(str(result.out_dir))}")
     # Video names and failure notes wrap instead of ending in "…": in an 80-column terminal
     # "P017_session1.mp4" and "P017_session2.mp4" would both read "P017_sessi…".
     for c in ("video", "status", "tracks", "frames", "frames/s", "realtime", "note"):
@@ -99,4 +100,4 @@ def _summary(result: BatchResult, console: Console) -> None:
     console.print(table)
     n_fail = len(result.failed)
     if n_fail:
-        console.print(f"[red]{n_fail} of {len(result.videos)} videos failed[/red] (listed in {Path(result.out_dir) / 'failures.parquet'})")
+        console.print(f"[red]{n_fail} of {len(result.videos)} videos failed[/red] (listed in {escape(str(Path(result.out_dir) / 'failures.parquet'))})")

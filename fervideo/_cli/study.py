@@ -43,7 +43,7 @@ def plot(
     from fervideo.study.plot import plot_track
 
     try:
-        console.print(f"wrote {plot_track(timeline_of(timeline), track, out, dpi=dpi)}")
+        console.print(f"wrote {plot_track(timeline_of(timeline), track, out, dpi=dpi)}", markup=False)
     except (FervideoError, ValueError, OSError) as exc:
         fail(exc, False)
 
@@ -62,7 +62,7 @@ def report(
         path = write_report(out_dir)
     except (FervideoError, OSError) as exc:
         fail(exc, verbose)
-    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False)
     if open_browser:
         import webbrowser
 

@@ -30,4 +30,4 @@ def study(
     console.print(f"wrote {out_dir / STUDY}: {s.videos} video{'s' if s.videos != 1 else ''}, "
                   f"{s.tracks} track{'s' if s.tracks != 1 else ''}; {out_dir / FAILURES}: "
                   f"{s.failures} failure{'s' if s.failures != 1 else ''} still standing"
-                  + (f"; unreadable folders left out: {', '.join(s.unreadable)}" if s.unreadable else ""), soft_wrap=True)
+                  + (f"; unreadable folders left out: {', '.join(s.unreadable)}" if s.unreadable else ""), soft_wrap=True, markup=False)

@@ -129,14 +129,14 @@ def train(
         command = " ".join(["fervideo", *sys.argv[1:]])
         write_card(out, summary, command=command, train_source=str(data), val_source=str(val))
         console.print(f"best epoch {summary['best_epoch']}: val accuracy {summary['val']['accuracy']:.4f}, "
-                      f"macro-F1 {summary['val']['macro_f1']:.4f} -> {out}")
+                      f"macro-F1 {summary['val']['macro_f1']:.4f} -> {out}", markup=False)
         if vt is not None:
             head_dir = votes_out or out / "ferplus"
             head = json.loads((head_dir / "training.json").read_text())
             write_card(head_dir, head, command=command, train_source=f"{data} with the FER+ votes of {votes}",
                        val_source=f"{val} relabelled by the FER+ majority of {val_votes}", votes_head=True)
             console.print(f"vote head, best epoch {head['best_epoch']}: FER+ val majority accuracy "
-                          f"{head['val']['accuracy']:.4f}, macro-F1 {head['val']['macro_f1']:.4f} -> {head_dir}")
+                          f"{head['val']['accuracy']:.4f}, macro-F1 {head['val']['macro_f1']:.4f} -> {head_dir}", markup=False)
     except FervideoError as exc:
         fail(exc, verbose)
 
@@ -204,7 +204,7 @@ def evaluate(
             comp.add_row(r.model, f"{r.metrics.accuracy:.4f}", f"{r.metrics.macro_f1:.4f}", f"{r.crops_per_s:.0f}")
         console.print(comp)
         csv_path, js = write_comparison(results, out)
-        console.print(f"written: {csv_path}, {js} and confusion matrices (CSV, PNG) in {out}")
+        console.print(f"written: {csv_path}, {js} and confusion matrices (CSV, PNG) in {out}", markup=False)
     except FervideoError as exc:
         fail(exc, verbose)
 
@@ -237,10 +237,10 @@ def calibrate(
         res = run_calibrate(model_dir, data_set, device=device, batch_size=batch_size, write=write, force=force)
         console.print(f"{model_dir}: temperature {res.temperature:.3f} on {res.n} images; expected calibration error "
                       f"({res.bins} bins) {res.ece_before:.4f} -> {res.ece_after:.4f} "
-                      f"(held-out halves {res.ece_after_heldout:.4f}); NLL {res.nll_before:.4f} -> {res.nll_after:.4f}")
+                      f"(held-out halves {res.ece_after_heldout:.4f}); NLL {res.nll_before:.4f} -> {res.nll_after:.4f}", markup=False)
         if write:
             add_calibration(model_dir, res.as_dict())
             console.print(f"stored in {model_dir / res.stored_in.split()[0]}; card updated" if res.stored_in else
-                          "not stored: this temperature does not lower the held-out ECE (--force stores it); card updated")
+                          "not stored: this temperature does not lower the held-out ECE (--force stores it); card updated", markup=False)
     except FervideoError as exc:
         fail(exc, verbose)

@@ -34,3 +34,23 @@ def test_names_and_failure_reasons_are_never_cut_at_80_columns():
     # the row already names the video: no path before the reason
     assert _column(text, 6) == "notareadablevideo([mov,mp4,m4a,3gp,3g2,mj2]moovatomnotfound)", text
     assert _column(text, 5) == "x3.00x6.00" and "1 of 3 videos failed" in text
+
+
+def test_square_brackets_in_names_and_reasons_reach_the_terminal(tmp_path):
+    """Rich reads "[red]" or "[pilot]" as markup and drops it: a file called "[red]broken.mp4" was
+    announced as "broken.mp4" and FFmpeg's "([mov,mp4,m4a,3gp,3g2,mj2] moov atom not found)" as "( moov
+    atom not found)". Every name, path and reason is printed literally."""
+    from typer.testing import CliRunner
+
+    from fervideo._cli import app
+
+    bad = tmp_path / "[red]broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    out = tmp_path / "[pilot]"
+    r = CliRunner().invoke(app, ["analyze", str(bad), "--out", str(out), "--no-render"], env={"COLUMNS": "200"})
+    assert r.exit_code == 1
+    assert "failed [red]broken.mp4:" in r.output, r.output
+    assert "not a readable video ([mov,mp4" in r.output, r.output
+    assert f"fervideo: {out}" in r.output and f"(listed in {out / 'failures.parquet'})" in r.output, r.output
+    r = CliRunner().invoke(app, ["persons", str(tmp_path / "[none]")], env={"COLUMNS": "200"})
+    assert r.exit_code == 1 and "[none]" in r.output, r.output
