@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from fervideo._cli.app import app, console, fail, setup_logging
 from fervideo.core.errors import DataError, FervideoError
@@ -183,7 +184,7 @@ def evaluate(
             results.append(r)
             stem = "_".join(Path(x).name for x in ref.split(","))
             save_confusion(r, out, stem)
-            t = Table(title=f"{ref}  (n={r.n}{', TTA' if tta else ''})")
+            t = Table(title=f"{escape(ref)}  (n={r.n}{', TTA' if tta else ''})")
             for c in ("class", "precision", "recall", "F1", "support"):
                 t.add_column(c, justify="left" if c == "class" else "right")
             m = r.metrics
@@ -199,9 +200,11 @@ def evaluate(
             console.print(cm)
         comp = Table(title="comparison")
         for c in ("model", "accuracy", "macro-F1", "crops/s"):
-            comp.add_column(c, justify="left" if c == "model" else "right")
+            # model paths wrap instead of ending in "…": two ensembles of one long path otherwise read the same
+            comp.add_column(c, justify="left" if c == "model" else "right", overflow="fold" if c == "model" else "ellipsis",
+                            no_wrap=c != "model")
         for r in results:
-            comp.add_row(r.model, f"{r.metrics.accuracy:.4f}", f"{r.metrics.macro_f1:.4f}", f"{r.crops_per_s:.0f}")
+            comp.add_row(escape(r.model), f"{r.metrics.accuracy:.4f}", f"{r.metrics.macro_f1:.4f}", f"{r.crops_per_s:.0f}")
         console.print(comp)
         csv_path, js = write_comparison(results, out)
         console.print(f"written: {csv_path}, {js} and confusion matrices (CSV, PNG) in {out}", markup=False)
