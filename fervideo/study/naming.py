@@ -143,26 +143,55 @@ def _decode(jpeg: bytes | None) -> np.ndarray:
     return cv2.resize(img, (FACE, FACE), interpolation=cv2.INTER_AREA)
 
 
+def fit_lines(text: str, width: int, scale: float, max_lines: int) -> list[str]:
+    """``text`` broken into lines of at most ``width`` pixels in the sheet's font.
+
+    Video names are how a researcher finds the row to name, and two sessions of one participant
+    often differ only at the end ("P017_session1", "P017_session2"): a cut after 22 characters
+    made them read the same. File names have no spaces, so the break falls anywhere; only past
+    ``max_lines`` does the last line end in "..."."""
+    import cv2
+
+    out, cur = [], ""
+    for ch in text:
+        if cur and cv2.getTextSize(cur + ch, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > width:
+            out.append(cur)
+            cur = ""
+        cur += ch
+    out.append(cur)
+    if len(out) > max_lines:
+        out = out[:max_lines]
+        out[-1] = out[-1][: max(0, len(out[-1]) - 3)] + "..."
+    return out
+
+
 def _draw_sheet(persons: pd.DataFrame, path: Path, by_study_person: bool) -> None:
     """One line per video (or per study person): a face per person with its id (and name) under it."""
     import cv2
 
     key = "study_person" if by_study_person else "folder"
     lines = list(persons.groupby(key, sort=False))
-    cell_w, cell_h, head = FACE + 12, FACE + 34, 160
+    cell_w, head, step = FACE + 12, 160, 14
+    # under each face: its id (and, across videos, its video's name) and the name given to it
+    caps = {i: ([f"P{p['person_id']}"] + fit_lines(p["folder"], FACE, 0.38, 3) if by_study_person
+                else [f"P{p['person_id']} ({p['n_tracks']} tr)"]) + ([str(p["name"])[:14]] if p.get("name") else [])
+            for i, p in persons.iterrows()}
+    cell_h = FACE + 8 + step * max(len(c) for c in caps.values())
+    heads = [fit_lines(str(label), head - 12, 0.45, cell_h // 16) for label, _ in lines]
     ncol = max(len(g) for _, g in lines)
     img = np.full((len(lines) * cell_h + 8, head + ncol * cell_w + 8, 3), 255, np.uint8)
     font = cv2.FONT_HERSHEY_SIMPLEX
-    for r, (label, g) in enumerate(lines):
+    for r, ((_, g), label) in enumerate(zip(lines, heads)):
         y = 4 + r * cell_h
-        cv2.putText(img, str(label)[:22], (6, y + FACE // 2), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-        for c, (_, p) in enumerate(g.iterrows()):
+        top = y + FACE // 2 - 8 * (len(label) - 1)
+        for k, text in enumerate(label):
+            cv2.putText(img, text, (6, top + 16 * k), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        for c, (i, p) in enumerate(g.iterrows()):
             x = head + c * cell_w
             img[y:y + FACE, x:x + FACE] = _decode(p["thumbnail"])
-            cap = f"{p['folder'][:10]} P{p['person_id']}" if by_study_person else f"P{p['person_id']} ({p['n_tracks']} tr)"
-            cv2.putText(img, cap, (x, y + FACE + 13), font, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
-            if p.get("name"):
-                cv2.putText(img, str(p["name"])[:14], (x, y + FACE + 27), font, 0.38, (0, 0, 160), 1, cv2.LINE_AA)
+            for k, text in enumerate(caps[i]):
+                named = bool(p.get("name")) and k == len(caps[i]) - 1
+                cv2.putText(img, text, (x, y + FACE + 13 + step * k), font, 0.38, (0, 0, 160) if named else (0, 0, 0), 1, cv2.LINE_AA)
     if not cv2.imwrite(str(path), img):
         raise FervideoError(f"{path}: could not write the contact sheet")
 
