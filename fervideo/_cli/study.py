@@ -35,15 +35,23 @@ def timeline_of(path: Path) -> Path:
 @app.command()
 def plot(
     timeline: Annotated[Path, typer.Argument(help="A timeline.parquet, or a video's output folder (OUT/<video>)")],
-    track: Annotated[int, typer.Option("--track", "-t", help="Track id")] = 1,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Figure file: .png, .pdf or .svg")] = Path("track.png"),
+    track: Annotated[int | None, typer.Option("--track", "-t", help="Track id [default: 1]")] = None,
+    person: Annotated[int | None, typer.Option("--person", "-p", help="Person id: all the tracks joined into this person")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Figure file: .png, .pdf or .svg [default: track.png or person.png]")] = None,
     dpi: int = 200,
 ) -> None:
-    """One track's emotion timeline as a figure for a paper."""
-    from fervideo.study.plot import plot_track
+    """One track's or one person's emotion timeline as a figure for a paper."""
+    from fervideo.study.plot import plot_person, plot_track
 
     try:
-        console.print(f"wrote {plot_track(timeline_of(timeline), track, out, dpi=dpi)}", markup=False)
+        if track is not None and person is not None:
+            raise ConfigError("--track and --person: give one (a person's figure shows all of its tracks)")
+        tl = timeline_of(timeline)
+        if person is not None:
+            written = plot_person(tl, person, out or Path("person.png"), dpi=dpi)
+        else:
+            written = plot_track(tl, 1 if track is None else track, out or Path("track.png"), dpi=dpi)
+        console.print(f"wrote {written}", markup=False)
     except (FervideoError, ValueError, OSError) as exc:
         fail(exc, False)
 

@@ -1,9 +1,10 @@
-"""Track figures are drawn without touching pyplot's global state (a notebook's backend stays)."""
+"""Track and person figures: drawn without touching pyplot's global state, gaps left empty."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 
 def _timeline() -> pd.DataFrame:
@@ -30,3 +31,61 @@ def test_track_figure_keeps_the_users_backend_and_figure_list(tmp_path):
     for ext, magic in ((".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF")):
         fig.savefig(tmp_path / f"t{ext}")
         assert (tmp_path / f"t{ext}").read_bytes().startswith(magic)
+
+
+def _two_tracks_one_person() -> pd.DataFrame:
+    """Person 1 = track 1 (0-2.9 s) and track 3 (6-8.9 s), person 2 = track 2 (3-5.9 s), as after cuts."""
+    parts = []
+    for track, person, start in ((1, 1, 0.0), (2, 2, 3.0), (3, 1, 6.0)):
+        d = _timeline()
+        d["time_s"] += start
+        d["track_id"], d["person_id"], d["person_name"], d["video"] = track, person, None, "v.mp4"
+        parts.append(d)
+    df = pd.concat(parts, ignore_index=True)
+    df.loc[df.person_id == 1, "person_name"] = "Anna"
+    return df
+
+
+def test_gaps_stay_empty_instead_of_a_wedge_towards_the_next_sample():
+    """The stacked areas draw blank rows as 0: a blank row on each side of a gap keeps them at 0 across it."""
+    from fervideo.study.plot import downsample
+
+    d = _two_tracks_one_person()
+    g = downsample(d[d.person_id == 1])
+    blank = g.smooth_happy.isna().to_numpy()
+    assert blank.sum() == 2
+    t = g.time_s.to_numpy()
+    assert abs(t[blank][0] - 2.9) < 1e-3 and abs(t[blank][1] - 6.0) < 1e-3
+
+
+def test_person_figure_joins_the_persons_tracks_and_marks_where_each_starts(tmp_path):
+    from fervideo.study.plot import person_figure
+
+    df = _two_tracks_one_person()
+    fig = person_figure(df, 1)
+    ax = fig.axes[0]
+    assert ax.get_title(loc="left") == "person 1 (Anna): tracks 1, 3"
+    lo, hi = ax.get_xlim()
+    assert lo <= 0.0 and hi >= 8.9 - 1e-6
+    assert [t.get_text().strip() for t in ax.texts] == ["t1", "t3"]
+    assert person_figure(df, 2).axes[0].get_title(loc="left") == "person 2: track 2"
+    with pytest.raises(ValueError, match=r"persons: \[1, 2\]"):
+        person_figure(df, 7)
+    with pytest.raises(ValueError, match="no person_id"):
+        person_figure(df.drop(columns="person_id"), 1)
+
+
+def test_plot_command_draws_a_person_or_a_track_not_both(tmp_path):
+    from typer.testing import CliRunner
+
+    from fervideo._cli import app
+
+    video = tmp_path / "v"
+    video.mkdir()
+    _two_tracks_one_person().to_parquet(video / "timeline.parquet")
+    r = CliRunner().invoke(app, ["plot", str(video), "--person", "1", "-o", str(tmp_path / "p.png")])
+    assert r.exit_code == 0 and (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG"), r.output
+    r = CliRunner().invoke(app, ["plot", str(video), "-t", "2", "-p", "1", "-o", str(tmp_path / "x.png")])
+    assert r.exit_code == 1 and "give one" in r.output and not (tmp_path / "x.png").exists()
+    r = CliRunner().invoke(app, ["plot", str(video), "-p", "5", "-o", str(tmp_path / "x.png")], env={"COLUMNS": "200"})
+    assert r.exit_code == 1 and "no person 5" in r.output
