@@ -290,7 +290,7 @@ def _source_video(meta: dict, vdir: Path) -> Path:
 
 
 def write_report(out_dir: str | Path, *, max_points: int = 600, thumbs: int = 6) -> Path:
-    from fervideo.study.plot import labels_of, track_figure
+    from fervideo.study.plot import labels_of, person_figure, track_figure
 
     out_dir = Path(out_dir)
     vdirs = sorted(d for d in out_dir.iterdir() if d.is_dir() and (d / TIMELINE).exists()) if out_dir.is_dir() else []
@@ -333,8 +333,10 @@ def write_report(out_dir: str | Path, *, max_points: int = 600, thumbs: int = 6)
         parts.append(_study_figures(tracks, labels))
     # -- per video ------------------------------------------------------------------------
     for d, m in metas.items():
-        parts.append(_video_section(d, m, max_points, thumbs, labels_of, track_figure))
-        parts.append(_persons_section(d))
+        tl = pd.read_parquet(d / TIMELINE)
+        pk = pd.read_parquet(d / PEAKS) if (d / PEAKS).exists() else None
+        parts.append(_video_section(d, m, tl, pk, max_points, thumbs, labels_of, track_figure))
+        parts.append(_persons_section(d, tl, pk, max_points, person_figure))
     parts.append(f"<script>{JS}</script></body></html>")
     path = out_dir / REPORT
     tmp = out_dir / ".report.html.tmp"
@@ -383,9 +385,8 @@ def _study_figures(tracks: pd.DataFrame, labels: list[str]) -> str:
     return "\n".join(out)
 
 
-def _video_section(d: Path, meta: dict, max_points: int, thumbs: int, labels_of, track_figure) -> str:
-    tl = pd.read_parquet(d / TIMELINE)
-    pk = pd.read_parquet(d / PEAKS) if (d / PEAKS).exists() else None
+def _video_section(d: Path, meta: dict, tl: pd.DataFrame, pk: pd.DataFrame | None, max_points: int, thumbs: int,
+                   labels_of, track_figure) -> str:
     dur = float(meta.get("video", {}).get("duration_s", 0.0))
     threshold = float(meta.get("options", {}).get("peak_threshold", 0.5))
     src = _source_video(meta, d)
@@ -446,8 +447,9 @@ def _clear_of(p) -> str:
     return f", clear face on {v:.0%} of rows" if v is not None and v == v else ""
 
 
-def _persons_section(d: Path) -> str:
-    """Per person of a video: name and role (once given), time on screen, emotions, and a gallery of their tracks' faces."""
+def _persons_section(d: Path, tl: pd.DataFrame, pk: pd.DataFrame | None, max_points: int, person_figure) -> str:
+    """Per person of a video: name and role (once given), time on screen, emotions, a gallery of their tracks'
+    faces and, for a person of several tracks, their timeline across them (``plot --person``'s figure)."""
     if not (d / PERSONS).exists():
         return ""
     persons = pd.read_parquet(d / PERSONS)
@@ -472,4 +474,7 @@ def _persons_section(d: Path) -> str:
             img = f"<img class='face' loading='lazy' src='{src}'>" if src else ""
             gallery.append(f"<div>{img}<div class='muted'>track {int(tid)}<br>{span}</div></div>")
         out.append("<div class='track'>" + "".join(gallery) + "</div>")
+        if len(p.tracks) > 1 and "person_id" in tl and (tl.person_id == p.person_id).any():
+            fig = person_figure(tl, int(p.person_id), pk, width=7.5, height=2.8, max_points=max_points)
+            out.append(f"<img class='chart' loading='lazy' decoding='async' src='{_png(fig)}'>")
     return "\n".join(out)

@@ -88,6 +88,9 @@ def test_names_round_trip_into_every_table_and_the_report(study):
     assert r.exit_code == 0, r.output
     html = (study / "report.html").read_text()
     assert "Person 2 &mdash; Grace (interviewer)" in html and "Persons of two" in html
+    # each person of "two" has two tracks: a timeline across them follows the gallery (plot --person's figure)
+    persons = html.split("Persons of two", 1)[1]
+    assert persons.count("<img class='chart'") == 2
 
 
 def test_no_backend_installed_warns_once_and_keeps_track_ids(tmp_path, monkeypatch, caplog):
