@@ -17,6 +17,7 @@ def export(
     out_dir: Annotated[Path, typer.Argument(help="The output folder of analyze")],
     format: Annotated[list[str], typer.Option("--format", "-f", help="csv, windows, elan, boris; several as csv,elan or repeated")] = ["csv"],  # noqa: B006
     every: Annotated[str, typer.Option(help="Window length of --format windows: 1s, 5s, 500ms, 2min")] = "1s",
+    by: Annotated[str, typer.Option(help="Rows of --format windows per track, or per person (a person's tracks together)")] = "track",
     min_face: Annotated[float, typer.Option(help="Leave out faces smaller than this many pixels (shorter box side)")] = 0.0,
     min_frontal: Annotated[float, typer.Option(help="Leave out faces less frontal than this (0 profile .. 1 frontal)")] = 0.0,
     min_score: Annotated[float, typer.Option(help="Leave out faces with a lower detector score")] = 0.0,
@@ -30,7 +31,7 @@ def export(
     try:
         formats = [f for item in format for f in item.split(",")]
         files = run_export(out_dir, formats, to, every=parse_seconds(every), min_face=min_face,
-                           min_frontal=min_frontal, min_score=min_score)
+                           min_frontal=min_frontal, min_score=min_score, by=by)
     except (FervideoError, OSError) as exc:
         fail(exc, verbose)
     dest = to if to is not None else out_dir / "export"

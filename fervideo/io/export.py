@@ -8,7 +8,9 @@
 * ``windows``: per video, person (where the column exists), track and window of ``every``
   seconds of video time: rows, mean smoothed probability and share of rows per label, mean
   valence, confidence, face size, frontal-ness and detector score; the table most analyses
-  start from (``windows_1s.csv``).
+  start from (``windows_1s.csv``). ``by="person"`` merges a person's tracks: one row per
+  person and window, with the tracks it draws on (``windows_1s_by_person.csv``), the time
+  series of "the participant" across cuts.
 * ``elan``: an ELAN ``.eaf`` per video (written with ``pympi-ling``, the library ELAN users
   script with): one tier per person (or per track, for studies without persons) whose
   annotations are the label segments (consecutive rows with one label merged; a gap in the
@@ -45,17 +47,20 @@ from fervideo.core.quality import face_size
 log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "windows", "elan", "boris")
+WINDOWS_BY = ("track", "person")
 EXCEL_MAX_ROWS = 1_048_575
 
 
 def export(out: str | Path, formats: Iterable[str], to: str | Path | None = None, *, every: float = 1.0,
-           min_face: float = 0.0, min_frontal: float = 0.0, min_score: float = 0.0) -> list[Path]:
+           min_face: float = 0.0, min_frontal: float = 0.0, min_score: float = 0.0, by: str = "track") -> list[Path]:
     """Write the exports of the output folder ``out`` into ``to`` (default ``out/export``); the files written."""
     out = Path(out)
     formats = list(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ConfigError(f"unknown export format {bad[0]!r}; choose from: {', '.join(FORMATS)}")
+    if by not in WINDOWS_BY:
+        raise ConfigError(f"windows by {by!r}: choose from {', '.join(WINDOWS_BY)}")
     if not math.isfinite(every) or every <= 0:
         raise ConfigError(f"every must be a positive number of seconds, got {every}")
     if min_face < 0:
@@ -76,8 +81,8 @@ def export(out: str | Path, formats: Iterable[str], to: str | Path | None = None
     if any(f in formats for f in ("windows", "elan", "boris")):
         timelines = {d: filt(d, _read_timeline(d)) for d in folders}
     if "windows" in formats:
-        path = dest / f"windows_{every:g}s.csv"
-        parts = [window_table(tl, every, _labels(tl)) for tl in timelines.values() if len(tl)]
+        path = dest / (f"windows_{every:g}s.csv" if by == "track" else f"windows_{every:g}s_by_{by}.csv")
+        parts = [window_table(tl, every, _labels(tl), by=by) for tl in timelines.values() if len(tl)]
         _write_csv(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), path)
         written.append(path)
     if "elan" in formats:
@@ -210,13 +215,25 @@ def _write_csv(df: pd.DataFrame, path: Path) -> Path:
 # ---------------------------------------------------------------------------------------------- windows
 
 
-def window_table(tl: pd.DataFrame, every: float, labels: list[str]) -> pd.DataFrame:
-    """Per video, person (if the column exists), track and window of ``every`` seconds: the aggregates."""
+def window_table(tl: pd.DataFrame, every: float, labels: list[str], by: str = "track") -> pd.DataFrame:
+    """Per video, person (if the column exists), track and window of ``every`` seconds: the aggregates.
+
+    ``by="person"``: per video, person and window instead, the rows of all the person's tracks
+    together (a person's tracks never share a moment, so nothing is counted twice), with the
+    person's name and role where given and ``tracks`` ("1;3") saying which tracks a window draws on."""
     tl = tl.assign(window=np.floor(tl["time_s"].to_numpy() / every + 1e-9).astype(np.int64))
-    keys = ["video", "video_path", "video_folder"] + (["person_id"] if "person_id" in tl.columns else []) + ["track_id", "window"]
+    if by == "person":
+        if "person_id" not in tl.columns:
+            raise ConfigError("windows by person: this timeline has no person_id (analysed before persons existed); "
+                              "export by track")
+        keys = ["video", "video_path", "video_folder", "person_id", "person_name", "person_role", "window"]
+    else:
+        keys = ["video", "video_path", "video_folder"] + (["person_id"] if "person_id" in tl.columns else []) + ["track_id", "window"]
     keys = [k for k in keys if k in tl.columns]
     g = tl.groupby(keys, sort=True, dropna=False)
     res = g.size().rename("rows").to_frame()
+    if by == "person":
+        res["tracks"] = g["track_id"].agg(lambda t: ";".join(str(v) for v in sorted(set(t.tolist()))))
     res["detected_rows"] = g["detected"].sum().astype(np.int64)
     for c in labels:
         res[f"mean_{c}"] = g[f"smooth_{c}"].mean()

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fervideo._cli import app
+from fervideo.core.errors import ConfigError
 
 runner = CliRunner()
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -130,6 +131,43 @@ def test_windows_group_by_person_when_the_column_exists(study, tmp_path):
     assert "person_id" in w.columns
     a = w[w.video_folder == "interview-aaaaaa"]
     assert set(a["person_id"]) == {1}
+
+
+def test_windows_by_person_merge_a_persons_tracks_across_a_cut(tmp_path):
+    """Track 1 (0-2 s) and track 3 (after a cut, 2.5-4 s) are one person, track 2 (beside track 1) another."""
+    from fervideo.io.export import export
+    from fervideo.io.tables import write_table
+
+    out = tmp_path / "out"
+    _write_video(out, "v", tmp_path / "v.mp4", [_track(1, [(0.0, 2.0, "happy")]), _track(2, [(0.0, 2.0, "sad")]),
+                                                _track(3, [(2.5, 4.0, "neutral")])])
+    p = out / "v" / "timeline.parquet"
+    tl = pq.read_table(p)
+    tracks = np.asarray(tl.column("track_id"))
+    person = np.where(tracks == 2, 2, 1).astype(np.int32)
+    for col, values in (("person_id", pa.array(person)), ("person_name", pa.array(np.where(person == 1, "Anna", None).tolist(), pa.string()))):
+        i = tl.column_names.index(col)
+        tl = tl.set_column(i, tl.field(i), values)
+    write_table(tl, p)
+    (path,) = export(out, ["windows"], to=tmp_path / "x", every=2.0, by="person")
+    assert path.name == "windows_2s_by_person.csv"
+    w = pd.read_csv(path, keep_default_na=False, dtype={"tracks": str})
+    assert "track_id" not in w.columns
+    a = w[w.person_id == 1].set_index("window")
+    assert a.index.tolist() == [0, 1] and set(a.person_name) == {"Anna"}
+    assert a.loc[0, "tracks"] == "1" and a.loc[0, "rows"] == 20 and a.loc[0, "share_happy"] == 1.0
+    assert a.loc[1, "tracks"] == "3" and a.loc[1, "rows"] == 15 and a.loc[1, "share_neutral"] == 1.0
+    b = w[w.person_id == 2]
+    assert b["tracks"].tolist() == ["2"] and b["share_sad"].tolist() == [1.0]
+    # one window holding both of a person's tracks: the rows of both, one row out
+    (path,) = export(out, ["windows"], to=tmp_path / "y", every=5.0, by="person")
+    one = pd.read_csv(path, dtype={"tracks": str}).set_index("person_id")
+    assert one.loc[1, "tracks"] == "1;3" and one.loc[1, "rows"] == 35
+    assert np.isclose(one.loc[1, "share_happy"], 20 / 35) and np.isclose(one.loc[1, "share_neutral"], 15 / 35)
+    with pytest.raises(ConfigError, match="choose from track, person"):
+        export(out, ["windows"], to=tmp_path / "z", by="face")
+    r = runner.invoke(app, ["export", str(out), "-f", "windows", "--by", "person", "--every", "5s", "--to", str(tmp_path / "c")])
+    assert r.exit_code == 0 and (tmp_path / "c" / "windows_5s_by_person.csv").exists(), r.output
 
 
 def test_elan_reads_back_with_the_same_tiers_and_segments(study, tmp_path):
