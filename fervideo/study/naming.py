@@ -170,6 +170,7 @@ def _draw_sheet(persons: pd.DataFrame, path: Path, by_study_person: bool) -> Non
     import cv2
 
     key = "study_person" if by_study_person else "folder"
+    persons = persons.reset_index(drop=True)  # the captions below are looked up by row label
     lines = list(persons.groupby(key, sort=False))
     cell_w, head, step = FACE + 12, 160, 14
     # under each face: its id (and, across videos, its video's name) and the name given to it

@@ -10,6 +10,7 @@ asked of a person, not of the shot-level track.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,7 @@ def person_title(df: pd.DataFrame, person_id: int) -> str:
 
 
 def _figure(g: pd.DataFrame, pk: pd.DataFrame | None, title: str, width: float, height: float, max_points: int,
-            show_peaks: int, marks: list[tuple[float, str]] = ()):
+            show_peaks: int, marks: Sequence[tuple[float, str]] = ()):
     import matplotlib
 
     labels = labels_of(g)
