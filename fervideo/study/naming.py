@@ -148,15 +148,17 @@ def fit_lines(text: str, width: int, scale: float, max_lines: int) -> list[str]:
 
     Video names are how a researcher finds the row to name, and two sessions of one participant
     often differ only at the end ("P017_session1", "P017_session2"): a cut after 22 characters
-    made them read the same. File names have no spaces, so the break falls anywhere; only past
-    ``max_lines`` does the last line end in "..."."""
+    made them read the same. A line breaks after its last space, "-" or "_" where it has one,
+    else anywhere; only past ``max_lines`` does the last line end in "..."."""
     import cv2
 
     out, cur = [], ""
     for ch in text:
         if cur and cv2.getTextSize(cur + ch, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > width:
-            out.append(cur)
-            cur = ""
+            j = max(cur.rfind(c) for c in " -_")
+            cut = j + 1 if j > 0 else len(cur)
+            out.append(cur[:cut])
+            cur = cur[cut:]
         cur += ch
     out.append(cur)
     if len(out) > max_lines:
@@ -173,9 +175,11 @@ def _draw_sheet(persons: pd.DataFrame, path: Path, by_study_person: bool) -> Non
     persons = persons.reset_index(drop=True)  # the captions below are looked up by row label
     lines = list(persons.groupby(key, sort=False))
     cell_w, head, step = FACE + 12, 160, 14
-    # under each face: its id (and, across videos, its video's name) and the name given to it
-    caps = {i: ([f"P{p['person_id']}"] + fit_lines(p["folder"], FACE, 0.38, 3) if by_study_person
-                else [f"P{p['person_id']} ({p['n_tracks']} tr)"]) + ([str(p["name"])[:14]] if p.get("name") else [])
+    # under each face: its id (and, across videos, its video's name) in black, the name given to it in red
+    black, red = (0, 0, 0), (0, 0, 160)
+    caps = {i: [(t, black) for t in ([f"P{p['person_id']}"] + fit_lines(p["folder"], FACE, 0.38, 3) if by_study_person
+                                     else [f"P{p['person_id']} ({p['n_tracks']} tr)"])]
+               + [(t, red) for t in (fit_lines(str(p["name"]), FACE, 0.38, 2) if p.get("name") else [])]
             for i, p in persons.iterrows()}
     cell_h = FACE + 8 + step * max(len(c) for c in caps.values())
     heads = [fit_lines(str(label), head - 12, 0.45, cell_h // 16) for label, _ in lines]
@@ -190,9 +194,8 @@ def _draw_sheet(persons: pd.DataFrame, path: Path, by_study_person: bool) -> Non
         for c, (i, p) in enumerate(g.iterrows()):
             x = head + c * cell_w
             img[y:y + FACE, x:x + FACE] = _decode(p["thumbnail"])
-            for k, text in enumerate(caps[i]):
-                named = bool(p.get("name")) and k == len(caps[i]) - 1
-                cv2.putText(img, text, (x, y + FACE + 13 + step * k), font, 0.38, (0, 0, 160) if named else (0, 0, 0), 1, cv2.LINE_AA)
+            for k, (text, colour) in enumerate(caps[i]):
+                cv2.putText(img, text, (x, y + FACE + 13 + step * k), font, 0.38, colour, 1, cv2.LINE_AA)
     if not cv2.imwrite(str(path), img):
         raise FervideoError(f"{path}: could not write the contact sheet")
 

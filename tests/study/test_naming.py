@@ -16,6 +16,7 @@ def test_long_video_names_wrap_whole_and_each_line_fits():
         assert "".join(lines) == name and len(lines) > 1
         assert all(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)[0][0] <= 148 for t in lines)
     assert fit_lines("short.mp4", 148, 0.45, 5) == ["short.mp4"]
+    assert fit_lines("Interviewer Anna-Lena Schmidt", 148, 0.45, 5) == ["Interviewer Anna-Lena ", "Schmidt"]  # at a space
     cut = fit_lines("x" * 400, 100, 0.45, 2)
     assert len(cut) == 2 and cut[-1].endswith("...")
 
@@ -35,4 +36,14 @@ def test_sheet_rows_grow_with_what_they_must_show(tmp_path):
     _draw_sheet(persons, tmp_path / "by_person.png", by_study_person=True)
     by_video, by_person = (cv2.imread(str(tmp_path / f)) for f in ("by_video.png", "by_person.png"))
     assert by_video.shape[0] == 2 * (FACE + 8 + 14) + 8  # two videos, one caption line under each face
-    assert by_person.shape[0] == FACE + 8 + 14 * 3 + 8  # one study person: its id and the two-line folder name
+    folder_lines = fit_lines("P017_interview_session1_camera_left", FACE, 0.38, 3)
+    assert len(folder_lines) >= 2 and "".join(folder_lines) == "P017_interview_session1_camera_left"
+    assert by_person.shape[0] == FACE + 8 + 14 * (1 + len(folder_lines)) + 8  # one study person: its id and its folder
+    # a long given name wraps too (it was cut at 14 characters), in red under the black lines
+    named = persons.assign(name="Interviewer Anna-Lena Schmidt")
+    _draw_sheet(named, tmp_path / "named.png", by_study_person=False)
+    img = cv2.imread(str(tmp_path / "named.png"))
+    lines = fit_lines("Interviewer Anna-Lena Schmidt", FACE, 0.38, 2)
+    assert len(lines) == 2 and img.shape[0] == 2 * (FACE + 8 + 14 * 3) + 8
+    red = (img[..., 2] > 120) & (img[..., 0] < 80) & (img[..., 1] < 80)  # BGR: the name's ink
+    assert red[:, 160:].any() and not red[:, :160].any()
