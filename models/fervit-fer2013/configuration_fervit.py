@@ -12,7 +12,10 @@ from transformers import PretrainedConfig
 INPUT_NORMS = ("none", "per_image")
 
 
-STEM_TYPES = ("residual", "vgg")
+STEM_TYPES = ("residual", "vgg", "mobilenet")
+
+
+MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 
 
 class FerViTConfig(PretrainedConfig):
@@ -35,6 +38,8 @@ class FerViTConfig(PretrainedConfig):
         stem_channels: tuple[int, ...] | list[int] = (32, 64, 128),
         stem_stride: int = 2,
         stem_type: str = "residual",
+        stem_blocks: int = 13,
+        stem_scale: float = 1.0,
         hidden_size: int = 192,
         num_hidden_layers: int = 4,
         num_attention_heads: int = 4,
@@ -58,6 +63,12 @@ class FerViTConfig(PretrainedConfig):
         if stem_type not in STEM_TYPES:
             raise ValueError(f"stem_type must be one of {', '.join(STEM_TYPES)}, not {stem_type!r}")
         self.stem_type = stem_type
+        if not 1 <= stem_blocks <= sum(n for _, _, n, _ in MOBILENET_V2):
+            raise ValueError(f"stem_blocks must be 1 to {sum(n for _, _, n, _ in MOBILENET_V2)}, not {stem_blocks!r}")
+        self.stem_blocks = int(stem_blocks)
+        if not 1.0 <= stem_scale <= 4.0:
+            raise ValueError(f"stem_scale must be 1 to 4, not {stem_scale!r}")
+        self.stem_scale = float(stem_scale)
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads

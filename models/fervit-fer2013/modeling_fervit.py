@@ -13,7 +13,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import ImageClassifierOutput
 from typing import TypeVar
-from .configuration_fervit import FerViTConfig
+from .configuration_fervit import FerViTConfig, MOBILENET_V2
 
 
 LUMA = (0.299, 0.587, 0.114)
@@ -115,6 +115,8 @@ class FerViTPreTrainedModel(PreTrainedModel):
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
         elif isinstance(module, (nn.LayerNorm, nn.BatchNorm2d)):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
@@ -152,15 +154,64 @@ def _residual_stem(cin: int, widths: list[int], out: int, stride0: int) -> tuple
     return nn.Sequential(*stem), 2 ** (len(widths) - 1 + (stride0 == 2))
 
 
+class _InvertedResidual(nn.Module):
+    """MobileNetV2's block as in CenterFace's graph: BatchNorm folded into biased convolutions, ReLU."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        layers: list[nn.Module] = []
+        if expand != 1:
+            layers += [nn.Conv2d(cin, hidden, 1), nn.ReLU(inplace=True)]
+        layers += [nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden), nn.ReLU(inplace=True), nn.Conv2d(hidden, cout, 1)]
+        self.conv = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+class _MobileNetStem(nn.Module):
+    """MobileNetV2's first convolution and ``blocks`` inverted-residual blocks, then a 1x1
+    projection to ``out``; the crop is first enlarged ``scale`` times, because MobileNetV2
+    downsamples 16x by its 13th block and a 48 px crop would leave 3x3 tokens."""
+
+    def __init__(self, cin: int, blocks: int, out: int, scale: float) -> None:
+        super().__init__()
+        self.scale = scale
+        layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(cin, 32, 3, 2, 1), nn.ReLU(inplace=True))]
+        prev, self.down = 32, 2
+        for expand, ch, n, stride in MOBILENET_V2:
+            for i in range(n):
+                if len(layers) > blocks:
+                    break
+                s = stride if i == 0 else 1
+                layers.append(_InvertedResidual(prev, ch, s, expand))
+                prev, self.down = ch, self.down * s
+        self.features = nn.Sequential(*layers)
+        self.channels = prev
+        self.project = nn.Conv2d(prev, out, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale != 1.0:
+            x = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return self.project(self.features(x))
+
+
 class FerViTForImageClassification(FerViTPreTrainedModel):
     def __init__(self, config: FerViTConfig) -> None:
         super().__init__(config)
         c = list(config.stem_channels)
-        if getattr(config, "stem_type", "residual") == "vgg":
+        stem_type = getattr(config, "stem_type", "residual")
+        side = config.image_size
+        if stem_type == "vgg":
             self.stem, down = _vgg_stem(config.num_channels, c, config.hidden_size)
+        elif stem_type == "mobilenet":
+            self.stem = _MobileNetStem(config.num_channels, config.stem_blocks, config.hidden_size, config.stem_scale)
+            down, side = self.stem.down, int(round(config.image_size * config.stem_scale))
         else:
             self.stem, down = _residual_stem(config.num_channels, c, config.hidden_size, getattr(config, "stem_stride", 2))
-        grid = config.image_size // down
+        grid = -(-side // down) if stem_type == "mobilenet" else side // down
         self.num_tokens = grid * grid
         d = config.hidden_size
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))

@@ -93,7 +93,7 @@ def test_generated_code_is_self_contained():
 @pytest.mark.slow
 def test_a_trained_and_exported_model_loads_with_plain_transformers(tmp_path):
     """The trainer's export ships the code; a child process without fervideo gets fervideo's probabilities
-    (both stem types: the generated files must carry every helper the VGG stem needs too)."""
+    (every stem type: the generated files must carry every helper the VGG and MobileNet stems need too)."""
     from fervideo.train.data import FaceImages
     from fervideo.train.trainer import TrainConfig, train
 
@@ -108,6 +108,9 @@ def test_a_trained_and_exported_model_loads_with_plain_transformers(tmp_path):
     vgg = tmp_path / "vgg"
     train(data, data, vgg, replace(cfg, stem_type="vgg"))
     assert json.loads((vgg / "config.json").read_text())["stem_type"] == "vgg"
+    mobile = tmp_path / "mobilenet"
+    train(data, data, mobile, replace(cfg, stem_type="mobilenet", stem_blocks=6, stem_scale=4 / 3, stem_init="centerface"))
+    assert json.loads((mobile / "config.json").read_text())["stem_type"] == "mobilenet"
     config = json.loads((out / "config.json").read_text())
     assert config["auto_map"] == AUTO_MAP
     assert (out / CONFIG_FILE).read_text() == render()[CONFIG_FILE]
@@ -123,8 +126,8 @@ def test_a_trained_and_exported_model_loads_with_plain_transformers(tmp_path):
     (hot / "config.json").write_text(json.dumps(config))
 
     face = _face()
-    got = _plain_transformers(tmp_path, face, out, hot, vgg)
-    for d in (out, hot, vgg):
+    got = _plain_transformers(tmp_path, face, out, hot, vgg, mobile)
+    for d in (out, hot, vgg, mobile):
         want = _fervideo_probs(d, face)
         assert set(got[str(d)]) == set(want)
         for label, p in want.items():
