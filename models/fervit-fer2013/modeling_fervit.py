@@ -193,8 +193,9 @@ class _MobileNetStem(nn.Module):
         self.project = nn.Conv2d(prev, out, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.scale != 1.0:
-            x = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        if self.scale != 1.0:  # an explicit size: 48 * (4/3) must give 64 however the float rounds
+            size = (int(round(x.shape[-2] * self.scale)), int(round(x.shape[-1] * self.scale)))
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         return self.project(self.features(x))
 
 
