@@ -81,6 +81,13 @@ def tiny_fervit_vgg(tmp_path_factory) -> Path:
     return _save_tiny_fervit(tmp_path_factory.mktemp("models") / "tiny-fervit-vgg", stem_type="vgg")
 
 
+@pytest.fixture(scope="session")
+def tiny_fervit_mobilenet(tmp_path_factory) -> Path:
+    """tiny_fervit with the MobileNetV2 stem (6 blocks, the crop enlarged 4/3 first)."""
+    return _save_tiny_fervit(tmp_path_factory.mktemp("models") / "tiny-fervit-mobilenet", stem_type="mobilenet",
+                             stem_blocks=6, stem_scale=4 / 3)
+
+
 @pytest.fixture(params=["decord", "pyav-only"])
 def frame_backend(request, monkeypatch) -> str:
     """Run a test with decord, and with ``import decord`` failing as on a machine without its

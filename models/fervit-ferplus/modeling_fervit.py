@@ -173,12 +173,13 @@ class _InvertedResidual(nn.Module):
 
 class _MobileNetStem(nn.Module):
     """MobileNetV2's first convolution and ``blocks`` inverted-residual blocks, then a 1x1
-    projection to ``out``; the crop is first enlarged ``scale`` times, because MobileNetV2
+    projection to ``out``; the crop (``image_size``) is first enlarged ``scale`` times, because MobileNetV2
     downsamples 16x by its 13th block and a 48 px crop would leave 3x3 tokens."""
 
-    def __init__(self, cin: int, blocks: int, out: int, scale: float) -> None:
+    def __init__(self, cin: int, blocks: int, out: int, scale: float, image_size: int) -> None:
         super().__init__()
-        self.scale = scale
+        # a fixed size, 48 x 4/3 = 64 whatever the float product rounds to (and a constant in ONNX)
+        self.size = int(round(image_size * scale))
         layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(cin, 32, 3, 2, 1), nn.ReLU(inplace=True))]
         prev, self.down = 32, 2
         for expand, ch, n, stride in MOBILENET_V2:
@@ -193,9 +194,8 @@ class _MobileNetStem(nn.Module):
         self.project = nn.Conv2d(prev, out, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.scale != 1.0:  # an explicit size: 48 * (4/3) must give 64 however the float rounds
-            size = (int(round(x.shape[-2] * self.scale)), int(round(x.shape[-1] * self.scale)))
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
         return self.project(self.features(x))
 
 
@@ -208,8 +208,9 @@ class FerViTForImageClassification(FerViTPreTrainedModel):
         if stem_type == "vgg":
             self.stem, down = _vgg_stem(config.num_channels, c, config.hidden_size)
         elif stem_type == "mobilenet":
-            self.stem = _MobileNetStem(config.num_channels, config.stem_blocks, config.hidden_size, config.stem_scale)
-            down, side = self.stem.down, int(round(config.image_size * config.stem_scale))
+            self.stem = _MobileNetStem(config.num_channels, config.stem_blocks, config.hidden_size, config.stem_scale,
+                                       config.image_size)
+            down, side = self.stem.down, self.stem.size
         else:
             self.stem, down = _residual_stem(config.num_channels, c, config.hidden_size, getattr(config, "stem_stride", 2))
         grid = -(-side // down) if stem_type == "mobilenet" else side // down

@@ -25,7 +25,7 @@ def _crops(n: int = 40, s: int = 48) -> np.ndarray:
     return np.random.default_rng(0).integers(0, 255, (n, s, s, 3), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("model", ["tiny_fervit", "tiny_fervit_vgg"])
+@pytest.mark.parametrize("model", ["tiny_fervit", "tiny_fervit_vgg", "tiny_fervit_mobilenet"])
 @pytest.mark.parametrize("tta", [False, True])
 def test_same_probabilities_as_torch_fp32(request, model, cache, tta):
     from fervideo.stages.classify import EmotionClassifier
@@ -123,7 +123,7 @@ def test_analyze_on_the_cpu_never_imports_torch(tiny_fervit, clips, cache, tmp_p
     assert p.stdout.strip().splitlines()[-1] == "[]"
 
 
-@pytest.mark.parametrize("model", ["tiny_fervit", "tiny_fervit_vgg", "tiny_vit"])
+@pytest.mark.parametrize("model", ["tiny_fervit", "tiny_fervit_vgg", "tiny_fervit_mobilenet", "tiny_vit"])
 def test_int8_quantises_the_matrix_products_only_and_stays_close_to_fp32(request, model, cache):
     import logging
 
