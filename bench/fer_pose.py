@@ -12,14 +12,14 @@ score the timeline's ``frontal`` column carries. Images without a detection are 
 bucket. Then each model scores the val set as ``fervideo evaluate`` does (plain torch path) and
 the accuracy and happy recall are printed per frontal-score bucket.
 
-The frontal scores are cached in ``~/.cache/fervideo/bench`` (about a minute for the val split
-on this 2-core machine, five for the train split: ``--data .../train.parquet --counts-only``).
+The frontal scores come from ``fervideo.train.pose.frontal_scores`` (what ``fervideo train
+--pose-balance`` uses), cached in ``~/.cache/fervideo/pose`` (about a minute for the val split on
+this 2-core machine, five for the train split: ``--data .../train.parquet --counts-only``).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -28,40 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VAL = ROOT.parent / "shared" / "data" / "fer2013" / "val.parquet"
-CACHE = Path.home() / ".cache" / "fervideo" / "bench"
 BUCKETS = [("<0.3", 0.0, 0.3), ("0.3-0.5", 0.3, 0.5), ("0.5-0.75", 0.5, 0.75), (">=0.75", 0.75, 1.01)]
-
-
-def frontal_scores(images: np.ndarray, cache_key: str, enlarge: int = 3, frame: int = 256) -> np.ndarray:
-    """Frontal score per gray image (N, 48, 48) uint8 (NaN where no face was found), cached by key."""
-    from PIL import Image
-
-    from fervideo.core.quality import frontal
-    from fervideo.core.types import FrameTime
-    from fervideo.stages.detect import create
-
-    cached = CACHE / f"fer_pose_{cache_key}_{enlarge}_{frame}.npy"
-    if cached.exists():
-        return np.load(cached)
-    det = create("centerface", size=320, device="cpu")
-    side = images.shape[1] * enlarge
-    off = (frame - side) // 2
-    out = np.full(len(images), np.nan, np.float32)
-    for start in range(0, len(images), 16):
-        frames = []
-        for im in images[start : start + 16]:
-            canvas = np.full((frame, frame), 110, np.uint8)
-            canvas[off : off + side, off : off + side] = np.array(Image.fromarray(im).resize((side, side), Image.BICUBIC))
-            frames.append(np.repeat(canvas[..., None], 3, 2))
-        found = det.detect(frames, [FrameTime(i, 0.0) for i in range(len(frames))])
-        for k in range(len(frames)):
-            rows = np.flatnonzero(found.frame_index == k)
-            if len(rows):
-                best = rows[np.argmax(found.scores[rows])]
-                out[start + k] = frontal(found.landmarks[best : best + 1])[0]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(cached, out)
-    return out
 
 
 def main() -> None:
@@ -74,9 +41,10 @@ def main() -> None:
 
     from fervideo.train.data import load_parquet
     from fervideo.train.evaluate import _classifier, to_crops
+    from fervideo.train.pose import frontal_scores
 
     data = load_parquet(a.data)
-    fr = frontal_scores(data.images, hashlib.sha256(a.data.read_bytes()).hexdigest()[:16])
+    fr = frontal_scores(data.images)
     found = np.isfinite(fr)
     print(f"{len(fr)} images: no face found on {int((~found).sum())}; frontal score "
           + ", ".join(f"{name} {int(((fr >= lo) & (fr < hi)).sum())}" for name, lo, hi in BUCKETS))

@@ -64,6 +64,9 @@ class TrainConfig:
     stem_scale: float = 1.0  # FerViT mobilenet stem: the crop is enlarged this much first (48 px x 4/3 = 64)
     stem_init: str | None = None  # pretrained stem weights (fervideo.train.pretrained_stem.STEM_INITS)
     stem_lr_scale: float = 1.0  # the stem's learning rate relative to --lr (a pretrained stem learns slower)
+    # Weight each image so that head pose does not predict the label (fervideo.train.pose); the
+    # weights themselves come to ``train`` as ``sample_weights``.
+    pose_balance: bool = False
     input_norm: str = "per_image"  # new FerViTs standardise each crop inside the model (see FerViTConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     max_steps_per_epoch: int | None = None  # for smoke tests
@@ -356,11 +359,13 @@ def train(
     on_step: Callable[[int, int, float], None] | None = None,
     votes: VoteTargets | None = None,
     val_votes: VoteTargets | None = None,
+    sample_weights: np.ndarray | None = None,
 ) -> dict:
     """Train and export the best (EMA) model to ``out_dir`` in Hugging Face format.
 
     Returns a summary dict (best epoch, val metrics, history). ``on_epoch`` and ``on_step``
-    are progress hooks for the CLI.
+    are progress hooks for the CLI. ``sample_weights`` (one per training image, e.g.
+    ``fervideo.train.pose.pose_balance_weights``) scale each image's label and teacher losses.
     """
     from torch.optim.swa_utils import AveragedModel
 
@@ -376,6 +381,12 @@ def train(
             raise DataError("a vote head needs vote targets for the validation images too")
         if cfg.augment.mixup_alpha > 0 or cfg.augment.cutmix_alpha > 0:
             raise ConfigError("mixup/cutmix are not combined with a vote head; drop --mixup/--cutmix or --votes")
+    if (sample_weights is not None) != cfg.pose_balance:
+        raise ConfigError("pose_balance and sample_weights go together (fervideo.train.pose.pose_balance_weights)")
+    if sample_weights is not None and (len(sample_weights) != len(train_data) or not np.all(np.isfinite(sample_weights))
+                                       or (np.asarray(sample_weights) < 0).any()):
+        raise DataError(f"sample weights: {len(sample_weights)} finite, non-negative values are needed, one per "
+                        f"training image ({len(train_data)})")
     k = len(classes)
     n_votes = len(votes.classes) if votes is not None else 0
     votes_out = Path(cfg.votes_out) if cfg.votes_out else out / "ferplus"
@@ -437,9 +448,12 @@ def train(
     labels = torch.from_numpy(train_data.labels)
     vdist = torch.from_numpy(votes.dist) if votes is not None else None
     vmask = torch.from_numpy(votes.mask) if votes is not None else None
+    sw = torch.from_numpy(np.asarray(sample_weights, np.float32)) if sample_weights is not None else None
     use_bf16 = cfg.bf16 and (device.type == "cpu" or torch.cuda.is_bf16_supported())
     if device.type == "cuda":
         images, labels = images.to(device), labels.to(device)
+        if sw is not None:
+            sw = sw.to(device)
         if vdist is not None:
             vdist, vmask = vdist.to(device), vmask.to(device)
     teacher = Teacher(cfg.teacher, list(classes[:k]), cfg.teacher_temperature, device) if cfg.teacher else None
@@ -466,10 +480,13 @@ def train(
             per = -(target * logits.log_softmax(-1)).sum(-1)
             if weights is not None:
                 per = per * (target @ weights)
+            if sw is not None:
+                per = per * sw[idx]
             loss = per.mean()
             if soft is not None:  # KL(teacher || student) at the teacher's temperature, scaled by T^2 (Hinton)
                 t_ = cfg.teacher_temperature
-                kd = (soft * (soft.clamp_min(1e-8).log() - (logits / t_).log_softmax(-1))).sum(-1).mean()
+                kd = (soft * (soft.clamp_min(1e-8).log() - (logits / t_).log_softmax(-1))).sum(-1)
+                kd = (kd * sw[idx]).mean() if sw is not None else kd.mean()
                 loss = loss + cfg.teacher_weight * t_ * t_ * kd
             if vdist is not None:
                 vm = vmask[idx]
