@@ -267,7 +267,7 @@ def _pose_weights(tr):
     import numpy as np
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from fervideo.train.pose import frontal_scores, pose_balance_weights, pose_buckets
+    from fervideo.train.pose import bucket_names, frontal_scores, pose_balance_weights, pose_buckets
 
     with Progress(TextColumn("head pose of the training images"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   console=console, transient=True) as prog:
@@ -275,8 +275,7 @@ def _pose_weights(tr):
         scores = frontal_scores(tr.images, progress=lambda done, total: prog.update(task, completed=done))
     weights = pose_balance_weights(tr.labels, scores, len(tr.classes))
     buckets = pose_buckets(scores)
-    names = ["no face", "frontal < 0.3", "0.3-0.5", "0.5-0.75", ">= 0.75"]
-    for k, name in enumerate(names):
+    for k, name in enumerate(bucket_names()):
         m = buckets == k
         if m.any():
             mean = {c: round(float(weights[m & (tr.labels == i)].mean()), 2) for i, c in enumerate(tr.classes)

@@ -84,6 +84,12 @@ def pose_buckets(scores: np.ndarray) -> np.ndarray:
     return np.where(found, 1 + np.searchsorted(POSE_EDGES, np.nan_to_num(s), side="right"), 0)
 
 
+def bucket_names() -> list[str]:
+    """Names of ``pose_buckets``' values, in order (0 = no face found)."""
+    edges = (0.0, *POSE_EDGES)
+    return ["no face", f"frontal < {edges[1]:g}"] + [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[1:], edges[2:])] + [f">= {edges[-1]:g}"]
+
+
 def pose_balance_weights(labels: np.ndarray, scores: np.ndarray, n_classes: int) -> np.ndarray:
     """Per image ``p(label) / p(label | bucket)``, clipped to ``WEIGHT_RANGE``, mean 1."""
     labels = np.asarray(labels)

@@ -365,7 +365,8 @@ def train(
 
     Returns a summary dict (best epoch, val metrics, history). ``on_epoch`` and ``on_step``
     are progress hooks for the CLI. ``sample_weights`` (one per training image, e.g.
-    ``fervideo.train.pose.pose_balance_weights``) scale each image's label and teacher losses.
+    ``fervideo.train.pose.pose_balance_weights``) scale each image's label and teacher losses
+    (with ``--mixup``/``--cutmix`` a mixed image carries the weight of the image it was mixed into).
     """
     from torch.optim.swa_utils import AveragedModel
 
@@ -385,8 +386,8 @@ def train(
         raise ConfigError("pose_balance and sample_weights go together (fervideo.train.pose.pose_balance_weights)")
     if sample_weights is not None and (len(sample_weights) != len(train_data) or not np.all(np.isfinite(sample_weights))
                                        or (np.asarray(sample_weights) < 0).any()):
-        raise DataError(f"sample weights: {len(sample_weights)} finite, non-negative values are needed, one per "
-                        f"training image ({len(train_data)})")
+        raise DataError(f"sample weights must be finite, non-negative and one per training image: {len(sample_weights)} "
+                        f"weights for {len(train_data)} images")
     k = len(classes)
     n_votes = len(votes.classes) if votes is not None else 0
     votes_out = Path(cfg.votes_out) if cfg.votes_out else out / "ferplus"

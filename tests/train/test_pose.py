@@ -109,3 +109,11 @@ def test_train_cli_pose_balance_end_to_end(tmp_path, monkeypatch):
     assert "mean weight per class" in r.output
     assert len(list((tmp_path / "home" / ".cache" / "fervideo" / "pose").glob("frontal_*.npy"))) == 1
     assert '"pose_balance": true' in (tmp_path / "m" / "training.json").read_text()
+
+
+def test_bucket_names_follow_the_edges():
+    from fervideo.train.pose import POSE_EDGES, bucket_names, pose_buckets
+
+    names = bucket_names()
+    assert names == ["no face", "frontal < 0.3", "0.3-0.5", "0.5-0.75", ">= 0.75"]
+    assert len(names) == len(POSE_EDGES) + 2 == int(pose_buckets(np.array([1.0]))[0]) + 1
