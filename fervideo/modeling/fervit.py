@@ -267,7 +267,7 @@ class _MobileNetStem(nn.Module):
                 layers.append(_InvertedResidual(prev, ch, s, expand))
                 prev, self.down = ch, self.down * s
         self.features = nn.Sequential(*layers)
-        self.channels = prev
+        self.grid = -(-self.size // self.down)  # each stride-2 convolution (padding 1) rounds up
         self.project = nn.Conv2d(prev, out, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -281,16 +281,16 @@ class FerViTForImageClassification(FerViTPreTrainedModel):
         super().__init__(config)
         c = list(config.stem_channels)
         stem_type = getattr(config, "stem_type", "residual")
-        side = config.image_size
-        if stem_type == "vgg":
-            self.stem, down = _vgg_stem(config.num_channels, c, config.hidden_size)
-        elif stem_type == "mobilenet":
+        if stem_type == "mobilenet":
             self.stem = _MobileNetStem(config.num_channels, config.stem_blocks, config.hidden_size, config.stem_scale,
                                        config.image_size)
-            down, side = self.stem.down, self.stem.size
+            grid = self.stem.grid
         else:
-            self.stem, down = _residual_stem(config.num_channels, c, config.hidden_size, getattr(config, "stem_stride", 2))
-        grid = -(-side // down) if stem_type == "mobilenet" else side // down
+            if stem_type == "vgg":
+                self.stem, down = _vgg_stem(config.num_channels, c, config.hidden_size)
+            else:
+                self.stem, down = _residual_stem(config.num_channels, c, config.hidden_size, getattr(config, "stem_stride", 2))
+            grid = config.image_size // down
         self.num_tokens = grid * grid
         d = config.hidden_size
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))

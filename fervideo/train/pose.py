@@ -12,13 +12,10 @@ labels weigh as they do over the whole set (``fervideo train --pose-balance``).
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 #: Frontal-score bucket edges; images where the detector found no face are a bucket of their own.
 POSE_EDGES = (0.3, 0.5, 0.75)
