@@ -57,7 +57,7 @@ def train(
     bf16: Annotated[bool, typer.Option("--bf16/--no-bf16")] = True,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads")] = None,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoints/last.pt")] = False,
-    max_steps_per_epoch: Annotated[int | None, typer.Option(hidden=True)] = None,
+    max_steps_per_epoch: Annotated[int | None, typer.Option(help="cap each epoch at this many steps (short probes; a fixed budget on a larger table)")] = None,
     video_augment: Annotated[bool, typer.Option("--video-augment/--no-video-augment",
                                                 help="add video degradations (low light, blur, down-scaling, noise, "
                                                      "compression, occlusion, perspective) to the augmentation")] = True,
