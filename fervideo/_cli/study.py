@@ -9,7 +9,7 @@ import typer
 
 from fervideo._cli.app import app, console, fail, setup_logging
 from fervideo.core.errors import ConfigError, FervideoError
-from fervideo.core.files import TIMELINE
+from fervideo.core.files import TIMELINE, figure_name
 
 
 def timeline_of(path: Path) -> Path:
@@ -35,9 +35,9 @@ def timeline_of(path: Path) -> Path:
 @app.command()
 def plot(
     timeline: Annotated[Path, typer.Argument(help="A timeline.parquet, or a video's output folder (OUT/<video>)")],
-    track: Annotated[int | None, typer.Option("--track", "-t", help="Track id [default: 1]")] = None,
+    track: Annotated[int | None, typer.Option("--track", "-t", help="Track id (default 1)")] = None,
     person: Annotated[int | None, typer.Option("--person", "-p", help="Person id: all the tracks joined into this person")] = None,
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="Figure file: .png, .pdf or .svg [default: track.png or person.png]")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Figure file: .png, .pdf or .svg (default: VIDEO_person<N>.png or VIDEO_track<N>.png in the current folder)")] = None,
     dpi: int = 200,
 ) -> None:
     """One track's or one person's emotion timeline as a figure for a paper."""
@@ -48,9 +48,10 @@ def plot(
             raise ConfigError("--track and --person: give one (a person's figure shows all of its tracks)")
         tl = timeline_of(timeline)
         if person is not None:
-            written = plot_person(tl, person, out or Path("person.png"), dpi=dpi)
+            written = plot_person(tl, person, out or Path(figure_name(tl.parent.name, "person", person)), dpi=dpi)
         else:
-            written = plot_track(tl, 1 if track is None else track, out or Path("track.png"), dpi=dpi)
+            track = 1 if track is None else track
+            written = plot_track(tl, track, out or Path(figure_name(tl.parent.name, "track", track)), dpi=dpi)
         console.print(f"wrote {written}", markup=False)
     except (FervideoError, ValueError, OSError) as exc:
         fail(exc, False)

@@ -18,6 +18,14 @@ CONTACT_SHEET = "persons.png"  # one face per person per video, to fill persons.
 FAILURES = "failures.parquet"
 REPORT = "report.html"
 
+
+
+def figure_name(video_folder: str, kind: str, number: int) -> str:
+    """``fervideo plot``'s default figure file: ``<video>_person3.png`` / ``<video>_track2.png``,
+    so that figures of several people and videos made in one folder do not overwrite each other."""
+    return f"{video_folder}_{kind}{number}.png"
+
+
 #: Files that make a video folder finished (the annotated video too when rendering).
 VIDEO_TABLES = (TIMELINE, TRACKS, PEAKS, PERSONS)
 

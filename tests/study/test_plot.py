@@ -89,3 +89,24 @@ def test_plot_command_draws_a_person_or_a_track_not_both(tmp_path):
     assert r.exit_code == 1 and "give one" in r.output and not (tmp_path / "x.png").exists()
     r = CliRunner().invoke(app, ["plot", str(video), "-p", "5", "-o", str(tmp_path / "x.png")], env={"COLUMNS": "200"})
     assert r.exit_code == 1 and "no person 5" in r.output
+
+
+def test_plot_names_its_figure_after_the_video_and_the_person_or_track(tmp_path, monkeypatch):
+    """Without --out, figures of different people and videos made in one folder do not overwrite each other."""
+    from typer.testing import CliRunner
+
+    from fervideo._cli import app
+
+    video = tmp_path / "interview_03"
+    video.mkdir()
+    _two_tracks_one_person().to_parquet(video / "timeline.parquet")
+    here = tmp_path / "figs"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for args in (["--person", "1"], ["--person", "2"], ["--track", "3"], []):
+        r = CliRunner().invoke(app, ["plot", str(video), *args])
+        assert r.exit_code == 0, r.output
+    assert sorted(f.name for f in here.iterdir()) == [
+        "interview_03_person1.png", "interview_03_person2.png", "interview_03_track1.png", "interview_03_track3.png"]
+    r = CliRunner().invoke(app, ["plot", "--help"], env={"COLUMNS": "200"})
+    assert "(default 1)" in r.output and "VIDEO_person<N>.png" in r.output  # not eaten as markup
