@@ -114,18 +114,23 @@ def _figure(g: pd.DataFrame, pk: pd.DataFrame | None, title: str, width: float, 
             for a in (ax, axv):
                 a.axvline(x, color="0.35", lw=0.7, ls=":")
             ax.text(x, 0.02, f" {text}", fontsize=7, color="white", va="bottom", ha="left")
+        lo = float(np.nanmin(t)) if len(t) else 0.0
+        span = max(float(np.nanmax(t)) - lo, 1e-3) if len(t) else 1.0
         if pk is not None:
             for c, pg in pk.groupby("emotion"):
                 for _, p in pg.nlargest(show_peaks, "value").iterrows():
+                    at = (p.time_s - lo) / span  # a label centred on a peak at either end would leave the figure
                     ax.annotate(f"{c} {p.time_s:.1f}s", (p.time_s, 1.0), xytext=(0, 2), textcoords="offset points",
-                                ha="center", va="bottom", fontsize=7, color="black",
-                                arrowprops=None)
+                                ha="left" if at < 0.1 else "right" if at > 0.9 else "center", va="bottom", fontsize=7,
+                                color="black", arrowprops=None)
                     ax.axvline(p.time_s, color=hex_color(c), lw=1.0, ls="--")
         ax.set_ylim(0, 1)
         ax.set_ylabel("probability")
         # peak labels sit just above the axes: the title goes above them, not on them
         ax.set_title(title, loc="left", pad=14 if pk is not None and len(pk) else 6)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        handles, names = ax.get_legend_handles_labels()
+        n = len(labels)  # the stack's bands, listed top to bottom as they are drawn
+        ax.legend(handles[:n][::-1], names[:n][::-1], loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         if "valence" in d:
             v = d.valence.to_numpy()
             axv.fill_between(t, 0, v, where=v >= 0, color=hex_color("happy"), alpha=0.8, lw=0)

@@ -110,3 +110,16 @@ def test_plot_names_its_figure_after_the_video_and_the_person_or_track(tmp_path,
         "interview_03_person1.png", "interview_03_person2.png", "interview_03_track1.png", "interview_03_track3.png"]
     r = CliRunner().invoke(app, ["plot", "--help"], env={"COLUMNS": "200"})
     assert "(default 1)" in r.output and "VIDEO_person<N>.png" in r.output  # not eaten as markup
+
+
+def test_legend_lists_the_bands_top_down_and_peak_labels_at_the_ends_stay_inside():
+    from fervideo.study.plot import track_figure
+
+    tl = _timeline()
+    peaks = pd.DataFrame({"track_id": 1, "emotion": ["sad", "happy", "happy"], "time_s": [0.0, 1.5, 2.9],
+                          "value": [1.0, 0.6, 1.0]})
+    fig = track_figure(tl, 1, peaks)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["sad", "happy"]  # sad is drawn on top of happy
+    ha = {a.get_text(): a.get_horizontalalignment() for a in ax.texts}
+    assert ha == {"sad 0.0s": "left", "happy 1.5s": "center", "happy 2.9s": "right"}
