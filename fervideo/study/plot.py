@@ -133,8 +133,8 @@ def _figure(g: pd.DataFrame, pk: pd.DataFrame | None, title: str, width: float, 
         ax.legend(handles[:n][::-1], names[:n][::-1], loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         if "valence" in d:
             v = d.valence.to_numpy()
-            axv.fill_between(t, 0, v, where=v >= 0, color=hex_color("happy"), alpha=0.8, lw=0)
-            axv.fill_between(t, 0, v, where=v < 0, color=hex_color("sad"), alpha=0.8, lw=0)
+            axv.fill_between(t, 0, v, where=v >= 0, interpolate=True, color=hex_color("happy"), alpha=0.8, lw=0)
+            axv.fill_between(t, 0, v, where=v < 0, interpolate=True, color=hex_color("sad"), alpha=0.8, lw=0)
             axv.axhline(0, color="black", lw=0.5)
         axv.set_ylim(-1, 1)
         axv.set_ylabel("valence")
