@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -23,6 +24,7 @@ from fervideo.core.concurrency import prefetch
 from fervideo.core.errors import is_disk_full
 from fervideo.core.geometry import lerp, lerp_weight
 from fervideo.core.palette import OUTLINE, color, short_name, text_color
+from fervideo.core.quality import clear, face_size, frontal
 from fervideo.core.types import Faces
 from fervideo.stages.decode import VideoSource
 
@@ -37,29 +39,44 @@ class _TrackCurve:
         self.boxes = f.boxes
         self.probs = f.smoothed if f.smoothed is not None else f.probs
         self.lab = f.label_ids if f.label_ids is not None else self.probs.argmax(1)
+        # the timeline's own test of a row whose label to trust (core.quality.clear)
+        self.clear = clear(face_size(f.boxes), frontal(f.landmarks))
         self.tid = int(f.track_ids[0])
         self.labels = labels
 
     def at(self, t: float, max_gap: float, half_step: float):
-        """(box, label index, probs) at time t, or None where the track has no face."""
+        """(box, label index, probs, clear) at time t, or None where the track has no face."""
         j = int(np.searchsorted(self.t, t, "right"))
         if j == 0:
             if self.t[0] - t <= half_step:
-                return self.boxes[0], self.lab[0], self.probs[0]
+                return self._row(self.boxes[0], 0)
             return None
         i = j - 1
         if j == len(self.t):
             if t - self.t[i] <= half_step:
-                return self.boxes[i], self.lab[i], self.probs[i]
+                return self._row(self.boxes[i], i)
             return None
         ta, tb = self.t[i], self.t[j]
         if tb - ta > max_gap:
             if t - ta <= half_step:
-                return self.boxes[i], self.lab[i], self.probs[i]
+                return self._row(self.boxes[i], i)
             return None
         w = lerp_weight(t, ta, tb)
-        near = i if w < 0.5 else j
-        return lerp(self.boxes[i], self.boxes[j], w), self.lab[near], self.probs[near]
+        return self._row(lerp(self.boxes[i], self.boxes[j], w), i if w < 0.5 else j)
+
+    def _row(self, box: np.ndarray, k: int):
+        return box, self.lab[k], self.probs[k], bool(self.clear[k])
+
+
+class FaceToDraw(NamedTuple):
+    """One face of one frame for ``arrange``: who, where, and what its header says."""
+
+    track_id: int
+    box: np.ndarray
+    tag: str  # ``face_tag``
+    label: str
+    probs: np.ndarray
+    unclear: bool = False  # not a clear face (``core.quality.clear``): its header ends in '?'
 
 
 @dataclass(frozen=True)
@@ -157,9 +174,12 @@ class FaceDrawing:
         return top, bottom
 
 
-def _header_text(tag: str, label: str, probs: np.ndarray, labels: list[str]) -> str:
+def _header_text(tag: str, label: str, probs: np.ndarray, labels: list[str], unclear: bool = False) -> str:
+    """'P2 #7 happy 62%', with ' ?' after it where the face is not clear: turned (frontal < 0.5)
+    or under 40 px, the rows the tracks table leaves out of ``clear_share``, whose labels were
+    right about half as often on the real-video benchmark (``core.quality``)."""
     conf = float(probs[labels.index(label)]) if label in labels else 0.0
-    return f"{tag} {label} {conf * 100:.0f}%"
+    return f"{tag} {label} {conf * 100:.0f}%" + (" ?" if unclear else "")
 
 
 def _header_metrics(frame_hw: tuple[int, int], text: str) -> tuple[int, float, int, int, int, int]:
@@ -187,14 +207,15 @@ def _header_at(box: tuple[int, int, int, int], th: int, tw: int, tht: int, base:
 
 def face_drawing(frame_hw: tuple[int, int], box: np.ndarray, tag: str, label: str, probs: np.ndarray,
                  labels: list[str], header_side: str | None = None, panel_side: str | None = None,
-                 header: tuple[str, tuple[int, float, int, int, int, int]] | None = None) -> FaceDrawing:
+                 header: tuple[str, tuple[int, float, int, int, int, int]] | None = None,
+                 unclear: bool = False) -> FaceDrawing:
     """Lay out one face's drawing in a frame of ``frame_hw``: sizes follow the frame's height.
 
     The header goes above the box and the bars right of it where there is room (``header_side``
     ``above``/``below`` and ``panel_side`` ``right``/``left``/``none`` choose, as ``arrange``
     does to keep faces of a crowded frame from covering each other; ``header`` is the header's
     text and ``_header_metrics`` where the caller has them already)."""
-    text = _header_text(tag, label, probs, labels) if header is None else header[0]
+    text = _header_text(tag, label, probs, labels, unclear) if header is None else header[0]
     th, fs, tt, tw, tht, base = _header_metrics(frame_hw, text) if header is None else header[1]
     r = tuple(round(v) for v in box)
     ty, rect = _header_at(r, th, tw, tht, base, header_side, frame_hw[1]) or _header_at(r, th, tw, tht, base, None, frame_hw[1])
@@ -210,10 +231,10 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
     return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
-def arrange(frame_hw: tuple[int, int], faces: list[tuple[int, np.ndarray, str, str, np.ndarray]], labels: list[str],
+def arrange(frame_hw: tuple[int, int], faces: list[FaceToDraw], labels: list[str],
             memory: dict[int, tuple[str, str]] | None = None) -> list[FaceDrawing]:
     """Lay out the faces of one frame so that no header or bar panel covers another face or
-    another face's header or bars (``faces``: track id, box, tag, label, probabilities).
+    another face's header or bars.
 
     Larger faces are placed first; each takes the first of ``PLACEMENTS`` that covers nothing
     (the one it had in the previous frame first, from ``memory``, so labels do not hop from
@@ -223,16 +244,17 @@ def arrange(frame_hw: tuple[int, int], faces: list[tuple[int, np.ndarray, str, s
     ``face_drawing`` draws it.
     """
     w = frame_hw[1]
+    faces = [FaceToDraw(*f) for f in faces]
     if len(faces) <= 1:
-        return [face_drawing(frame_hw, box, tag, label, probs, labels) for _, box, tag, label, probs in faces]
+        return [face_drawing(frame_hw, f.box, f.tag, f.label, f.probs, labels, unclear=f.unclear) for f in faces]
     boxes = [tuple(round(v) for v in f[1]) for f in faces]
     _, _, _, _, _, pw, ph = _panel_metrics(frame_hw, len(labels))
     order = sorted(range(len(faces)), key=lambda i: (-(boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]), faces[i][0]))
     placed: list[tuple[int, int, int, int]] = []
     out: list[FaceDrawing | None] = [None] * len(faces)
     for i in order:
-        tid, box, tag, label, probs = faces[i]
-        text = _header_text(tag, label, probs, labels)
+        tid, box, tag, label, probs, unclear = faces[i]
+        text = _header_text(tag, label, probs, labels, unclear)
         metrics = _header_metrics(frame_hw, text)
         th, _, _, tw, tht, base = metrics
         obstacles = placed + [b for j, b in enumerate(boxes) if j != i]
@@ -406,10 +428,10 @@ def render_video(
                 for cv_ in curves:
                     got = cv_.at(ft.seconds, max_gap, half)
                     if got is not None:
-                        box, li, pr = got
+                        box, li, pr, is_clear = got
                         if scaled:
                             box = np.asarray(box, np.float64) * (sx, sy, sx, sy)
-                        here.append((cv_.tid, box, tags[cv_.tid], labels[int(li)], pr))
+                        here.append(FaceToDraw(cv_.tid, box, tags[cv_.tid], labels[int(li)], pr, not is_clear))
                 drawings = arrange((h, w), here, labels, placements)
                 if i420:
                     if scaled:

@@ -261,3 +261,15 @@ def test_a_header_at_the_right_edge_stays_in_the_frame():
 
     d = face_drawing((360, 640), np.array([590.0, 50.0, 636.0, 120.0]), "P10 #10", "happy", _probs(3), LABELS)
     assert 0 <= d.header[0] and d.header[2] <= 640
+
+
+def test_a_face_that_is_not_clear_gets_a_question_mark_in_its_header():
+    from fervideo.io.render import FaceToDraw, arrange, face_drawing
+
+    hw = (360, 640)
+    assert face_drawing(hw, BOX, "P1 #1", "happy", _probs(3), LABELS).text.endswith("%")
+    assert face_drawing(hw, BOX, "P1 #1", "happy", _probs(3), LABELS, unclear=True).text.endswith("% ?")
+    lone = arrange(hw, [FaceToDraw(1, BOX, "P1 #1", "happy", _probs(3), True)], LABELS)
+    two = arrange(hw, [FaceToDraw(1, np.array([200.0, 120.0, 260.0, 190.0]), "#1", "happy", _probs(3), True),
+                       FaceToDraw(2, np.array([400.0, 120.0, 460.0, 190.0]), "#2", "sad", _probs(4))], LABELS)
+    assert lone[0].text.endswith(" ?") and two[0].text.endswith(" ?") and not two[1].text.endswith("?")
