@@ -179,7 +179,7 @@ def _header_text(tag: str, label: str, probs: np.ndarray, labels: list[str], unc
     or under 40 px, the rows the tracks table leaves out of ``clear_share``, whose labels were
     right about half as often on the real-video benchmark (``core.quality``)."""
     conf = float(probs[labels.index(label)]) if label in labels else 0.0
-    return f"{tag} {label} {conf * 100:.0f}%" + (" ?" if unclear else "")
+    return " ".join(part for part in (tag, f"{label} {conf * 100:.0f}%", "?" if unclear else "") if part)
 
 
 def _header_metrics(frame_hw: tuple[int, int], text: str) -> tuple[int, float, int, int, int, int]:

@@ -38,6 +38,7 @@ class Explanation:
     label: str
     prob: float
     method: str
+    probs: np.ndarray | None = None  # every class, in the classifier's label order
 
 
 def attention_rollout(attentions: list[torch.Tensor]) -> np.ndarray:
@@ -158,7 +159,7 @@ def explain_crop(clf: EmotionClassifier, crop: np.ndarray) -> Explanation:
             methods.append("Grad-CAM")
         heat = cv2.resize(heat.astype(np.float32), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_CUBIC)
         heats.append(_unit(heat))
-    return Explanation(_unit(np.mean(heats, axis=0)), label, float(probs[k]), " + ".join(dict.fromkeys(methods)))
+    return Explanation(_unit(np.mean(heats, axis=0)), label, float(probs[k]), " + ".join(dict.fromkeys(methods)), probs)
 
 
 def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45, mask: np.ndarray | None = None) -> np.ndarray:
@@ -168,29 +169,53 @@ def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45, mask: np.n
     return (image * (1 - a) + cm * a).astype(np.uint8)
 
 
-def explain_frame(clf: EmotionClassifier, frame: np.ndarray, faces: Faces, margin: float = 1.0) -> tuple[np.ndarray, list[Explanation]]:
+def explain_frame(clf: EmotionClassifier, frame: np.ndarray, faces: Faces, margin: float = 1.0,
+                  annotate: bool = True) -> tuple[np.ndarray, list[Explanation]]:
     """Overlay (frame-sized) with every face's map warped back into the frame.
 
     Each map goes back through the inverse of the very transform its crop was cut with
     (``align_transforms``: the landmark alignment, or the box crop where the landmarks were
-    implausible), so it lands on the pixels the model saw.
+    implausible), so it lands on the pixels the model saw. With ``annotate``, each face gets
+    the annotated video's box, header and bars, and a line at the bottom names the method.
     """
+    from fervideo.core.quality import clear, face_size, frontal
+    from fervideo.io.render import FaceToDraw, arrange, paint
+
     size = clf.input_size
     crops = align_crops(frame, faces, size, margin)
     transforms = align_transforms(faces, size, margin)
     out = frame.copy()
+    h, w = frame.shape[:2]
     exps = []
     for i in range(len(faces)):
         e = explain_crop(clf, crops[i])
         exps.append(e)
         inv = cv2.invertAffineTransform(transforms[i])
-        h, w = frame.shape[:2]
         heat = cv2.warpAffine(e.heat, inv, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
         mask = cv2.warpAffine(np.ones((size, size), np.float32), inv, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
         out = overlay(out, heat, mask=mask)
-        x1, y1 = int(faces.boxes[i, 0]), int(faces.boxes[i, 1])
-        cv2.putText(out, f"{e.label} {e.prob:.0%} ({e.method})", (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    if not annotate or not exps:
+        return out, exps
+    # Each face headed and barred as in the annotated video (no header covers another face, a
+    # '?' on faces that are not clear), the method named once: this frame alone, not smoothed.
+    ok = clear(face_size(faces.boxes), frontal(faces.landmarks))
+    drawings = arrange((h, w), [FaceToDraw(i, faces.boxes[i], "", e.label, e.probs, not ok[i]) for i, e in enumerate(exps)],
+                       clf.labels)
+    for d in drawings:
+        paint(out, d)
+    _banner(out, f"where the model looked: {' / '.join(dict.fromkeys(e.method for e in exps))}; this frame alone, not smoothed")
     return out, exps
+
+
+def _banner(img: np.ndarray, text: str) -> None:
+    """One line of text on a dark strip at the image's bottom left, scaled to the image."""
+    h, w = img.shape[:2]
+    scale = max(0.35, min(0.6, h / 900))
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    y2 = h - 2
+    y1 = max(0, y2 - th - base - 4)
+    cv2.rectangle(img, (0, y1), (min(w - 1, tw + 6), y2), (30, 30, 30), -1)
+    cv2.putText(img, text, (3, y2 - base - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (235, 235, 235), 1, cv2.LINE_AA)
 
 
 def _whole_image_face(img: np.ndarray) -> Faces:

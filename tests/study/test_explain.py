@@ -93,10 +93,9 @@ def test_explain_frame_warps_the_map_back_through_the_box_crop_where_alignment_f
     box = np.array([[180, 60, 260, 140]], np.float32)
     bad_landmarks = np.full((1, 5, 2), 100.0, np.float32)  # all five on one point: not a face
     faces = Faces(box, [0.9], bad_landmarks, [0], [0.0])
-    out, exps = explain_frame(EmotionClassifier(str(tiny_fervit), device="cpu"), frame, faces)
+    out, exps = explain_frame(EmotionClassifier(str(tiny_fervit), device="cpu"), frame, faces, annotate=False)
     assert out.shape == frame.shape and len(exps) == 1
     changed = _changed(out, frame)
-    changed[:60] = False  # the label text is written above the box
     ys, xs = np.nonzero(changed)
     assert ys.min() >= 59 and ys.max() <= 140 and xs.min() >= 179 and xs.max() <= 260  # on the box only
     assert changed[62:138, 182:258].mean() > 0.95  # and all over it
@@ -111,13 +110,12 @@ def test_explain_frame_uses_the_landmark_alignment_where_it_is_plausible(tiny_fe
     lm = (box[0, :2] + FER_TEMPLATE * (box[0, 2:] - box[0, :2]))[None].astype(np.float32)
     faces = Faces(box, [0.9], lm, [0], [0.0])
     clf = EmotionClassifier(str(tiny_fervit), device="cpu")
-    out, _ = explain_frame(clf, frame, faces)
+    out, _ = explain_frame(clf, frame, faces, annotate=False)
     # the crop's footprint in the frame: its corners mapped back by the inverse alignment
     inv = cv2.invertAffineTransform(align_transforms(faces, clf.input_size)[0])
     s = clf.input_size
     corners = np.array([[0, 0, 1], [s, 0, 1], [0, s, 1], [s, s, 1]], float) @ inv.T
     changed = _changed(out, frame)
-    changed[: int(corners[:, 1].min()) - 1] = False  # label text above
     ys, xs = np.nonzero(changed)
     assert xs.min() >= corners[:, 0].min() - 2 and xs.max() <= corners[:, 0].max() + 2  # bilinear: 1 px more
     assert ys.max() <= corners[:, 1].max() + 2
@@ -152,3 +150,25 @@ def test_explain_path_finds_faces_with_the_options_detector(tmp_path, tiny_fervi
     assert r.exit_code == 1 and "unknown detector 'retinaface'" in r.output and "Traceback" not in r.output
     written = explain_path(p, tmp_path / "o", str(tiny_fervit), options=AnalyzeOptions(detect_size=480))
     assert len(written) == 1 and written[0].exists()
+
+
+def test_explain_frame_heads_each_face_as_the_annotated_video_does(tiny_fervit):
+    """Header with the label and its share (a '?' where the face is not clear), bars, the method once."""
+    from fervideo.io.render import face_drawing
+    from fervideo.stages.classify import EmotionClassifier
+    from fervideo.study.explain import explain_frame
+
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    box = np.array([[40, 60, 120, 140]], np.float32)
+    faces = Faces(box, [0.9], np.full((1, 5, 2), 100.0, np.float32), [0], [0.0])  # no usable landmarks: not clear
+    clf = EmotionClassifier(str(tiny_fervit), device="cpu")
+    plain, exps = explain_frame(clf, frame, faces, annotate=False)
+    out, _ = explain_frame(clf, frame, faces)
+    e = exps[0]
+    assert e.probs is not None and len(e.probs) == len(clf.labels) and abs(float(e.probs.sum()) - 1) < 1e-4
+    assert e.label == clf.labels[int(e.probs.argmax())]
+    d = face_drawing(frame.shape[:2], box[0], "", e.label, e.probs, clf.labels, unclear=True)
+    assert d.text.startswith(e.label) and d.text.endswith("% ?")
+    x1, y1, x2, y2 = d.header
+    assert _changed(out[y1:y2, x1:x2], plain[y1:y2, x1:x2]).mean() > 0.9  # the header is painted
+    assert _changed(out[-12:], plain[-12:]).any()  # the method's line at the bottom
