@@ -19,7 +19,6 @@ FAILURES = "failures.parquet"
 REPORT = "report.html"
 
 
-
 def figure_name(video_folder: str, kind: str, number: int) -> str:
     """``fervideo plot``'s default figure file: ``<video>_person3.png`` / ``<video>_track2.png``,
     so that figures of several people and videos made in one folder do not overwrite each other."""
