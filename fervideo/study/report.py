@@ -217,7 +217,9 @@ def _how_to_read(metas: dict) -> str:
          "followed on screen; its dominant expression is the category with the largest share of its frames."),
         ("<b>How good the model is.</b> " + "; ".join(acc) + f". Chance is 1 in {k} ({100 / k:.0f}%). Those faces are "
          "frontal photographs, mostly posed; on video (turned heads, small, blurred or talking faces) expect less, and "
-         "filter rows by face size and frontality where the timeline has them. Check doubtful stretches in the annotated video."),
+         "filter rows by face size and frontality where the timeline has them. Check doubtful stretches in the annotated video, "
+         "where a label followed by <b>?</b> is a face turned away or smaller than 40 pixels: the faces whose labels to "
+         "trust least (a track's <i>clear_share</i> is the share of its rows without it)."),
         ("<b>Valence</b> is the probability of <i>happy</i> minus that of the strongest negative expression (angry, disgust, "
          "fear, sad, contempt), from -1 (clearly negative) to +1 (clearly happy); surprise and neutral count as neither "
          "(FaceReader's definition). It summarises the categories; it is not a separate measurement."),

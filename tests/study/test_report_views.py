@@ -67,7 +67,7 @@ def test_how_to_read_this_with_the_models_measured_accuracy(html):
     card = json.loads((ROOT / "models" / "fervit-fer2013" / "card.json").read_text())
     acc = f"{card['val']['accuracy'] * 100:.1f}%"
     part = html.split("id='how-to-read'")[1].split("<h2")[0]
-    for needle in (acc, "fervit-fer2013", "valence", "happy", "not what the person feels", "1 in 7"):
+    for needle in (acc, "fervit-fer2013", "valence", "happy", "not what the person feels", "1 in 7", "followed by <b>?</b>"):
         assert needle.lower() in part.lower(), needle
 
 
