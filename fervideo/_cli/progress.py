@@ -84,19 +84,22 @@ def run_analyze(videos: list[Path], out: Path, opts: AnalyzeOptions, console: Co
 
 def _summary(result: BatchResult, console: Console) -> None:
     table = Table(title=f"fervideo: {escape(str(result.out_dir))}")
+    notes = [r.reason.removeprefix(f"{r.path}: ") for r in result.videos]  # the row already names the video
     # Video names and failure notes wrap instead of ending in "…": in an 80-column terminal
-    # "P017_session1.mp4" and "P017_session2.mp4" would both read "P017_sessi…".
-    for c in ("video", "status", "tracks", "frames", "frames/s", "realtime", "note"):
+    # "P017_session1.mp4" and "P017_session2.mp4" would both read "P017_sessi…". Without any
+    # note the empty column goes, and its width to the names.
+    columns = ("video", "status", "tracks", "frames", "frames/s", "realtime") + (("note",) if any(notes) else ())
+    for c in columns:
         wrap = c in ("video", "note")
         table.add_column(c, justify="left" if wrap or c == "status" else "right",
                          overflow="fold" if wrap else "ellipsis", no_wrap=not wrap, ratio=(2 if c == "video" else 1) if wrap else None)
-    for r in result.videos:
+    for r, note in zip(result.videos, notes):
         status = {"done": "[green]done[/green]", "failed": "[red]failed[/red]"}.get(r.status, r.status)
-        note = r.reason.removeprefix(f"{r.path}: ")  # the row already names the video
-        table.add_row(escape(Path(r.path).name), status, str(r.tracks) if r.status == "done" else "",
-                      str(r.frames) if r.status == "done" else "", f"{r.fps:.1f}" if r.status == "done" else "",
-                      f"x{r.duration_s / r.seconds:.2f}" if r.status == "done" and r.seconds > 0 else "",
-                      escape(note if len(note) <= 200 else note[:199] + "…"))
+        cells = [escape(Path(r.path).name), status, str(r.tracks) if r.status == "done" else "",
+                 str(r.frames) if r.status == "done" else "", f"{r.fps:.1f}" if r.status == "done" else "",
+                 f"x{r.duration_s / r.seconds:.2f}" if r.status == "done" and r.seconds > 0 else "",
+                 escape(note if len(note) <= 200 else note[:199] + "…")]
+        table.add_row(*cells[: len(columns)])
     console.print(table)
     n_fail = len(result.failed)
     if n_fail:

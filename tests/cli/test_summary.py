@@ -36,6 +36,17 @@ def test_names_and_failure_reasons_are_never_cut_at_80_columns():
     assert _column(text, 5) == "x3.00x6.00" and "1 of 3 videos failed" in text
 
 
+def test_without_notes_the_names_get_the_notes_width():
+    """A batch where every video went through has no note column, so 22-character names stay on one line at 80 columns."""
+    names = ["stage_cuts_640x360.mp4", "street_phone_596x336.mp4", "talking_head_596x336.mp4"]
+    res = BatchResult("/out", [VideoResult(f"/v/{n}", f"/out/{n}", "done", frames=92, tracks=10, seconds=3.9, duration_s=10.0)
+                               for n in names])
+    console = Console(width=80, record=True, force_terminal=False)
+    _summary(res, console)
+    text = console.export_text()
+    assert "note" not in text and all(any(n in line for line in text.splitlines()) for n in names), text
+
+
 def test_square_brackets_in_names_and_reasons_reach_the_terminal(tmp_path):
     """Rich reads "[red]" or "[pilot]" as markup and drops it: a file called "[red]broken.mp4" was
     announced as "broken.mp4" and FFmpeg's "([mov,mp4,m4a,3gp,3g2,mj2] moov atom not found)" as "( moov
