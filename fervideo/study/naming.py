@@ -178,7 +178,7 @@ def _draw_sheet(persons: pd.DataFrame, path: Path, by_study_person: bool) -> Non
     # under each face: its id (and, across videos, its video's name) in black, the name given to it in red
     black, red = (0, 0, 0), (0, 0, 160)
     caps = {i: [(t, black) for t in ([f"P{p['person_id']}"] + fit_lines(p["folder"], FACE, 0.38, 3) if by_study_person
-                                     else [f"P{p['person_id']} ({p['n_tracks']} tr)"])]
+                                     else [f"P{p['person_id']}: {p['n_tracks']} track{'s' if p['n_tracks'] != 1 else ''}"])]
                + [(t, red) for t in (fit_lines(str(p["name"]), FACE, 0.38, 2) if p.get("name") else [])]
             for i, p in persons.iterrows()}
     cell_h = FACE + 8 + step * max(len(c) for c in caps.values())
