@@ -244,7 +244,6 @@ def arrange(frame_hw: tuple[int, int], faces: list[FaceToDraw], labels: list[str
     ``face_drawing`` draws it.
     """
     w = frame_hw[1]
-    faces = [FaceToDraw(*f) for f in faces]
     if len(faces) <= 1:
         return [face_drawing(frame_hw, f.box, f.tag, f.label, f.probs, labels, unclear=f.unclear) for f in faces]
     boxes = [tuple(round(v) for v in f[1]) for f in faces]

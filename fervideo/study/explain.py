@@ -36,9 +36,14 @@ log = logging.getLogger(__name__)
 class Explanation:
     heat: np.ndarray  # (S, S) float in [0, 1] on the crop
     label: str
-    prob: float
     method: str
-    probs: np.ndarray | None = None  # every class, in the classifier's label order
+    probs: np.ndarray  # every class, in the classifier's label order
+    labels: list[str]
+
+    @property
+    def prob(self) -> float:
+        """The probability of ``label``."""
+        return float(self.probs[self.labels.index(self.label)])
 
 
 def attention_rollout(attentions: list[torch.Tensor]) -> np.ndarray:
@@ -159,7 +164,7 @@ def explain_crop(clf: EmotionClassifier, crop: np.ndarray) -> Explanation:
             methods.append("Grad-CAM")
         heat = cv2.resize(heat.astype(np.float32), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_CUBIC)
         heats.append(_unit(heat))
-    return Explanation(_unit(np.mean(heats, axis=0)), label, float(probs[k]), " + ".join(dict.fromkeys(methods)), probs)
+    return Explanation(_unit(np.mean(heats, axis=0)), label, " + ".join(dict.fromkeys(methods)), probs, list(clf.labels))
 
 
 def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45, mask: np.ndarray | None = None) -> np.ndarray:

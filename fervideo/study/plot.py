@@ -115,7 +115,7 @@ def _figure(g: pd.DataFrame, pk: pd.DataFrame | None, title: str, width: float, 
                 a.axvline(x, color="0.35", lw=0.7, ls=":")
             ax.text(x, 0.02, f" {text}", fontsize=7, color="white", va="bottom", ha="left")
         lo = float(np.nanmin(t)) if len(t) else 0.0
-        span = max(float(np.nanmax(t)) - lo, 1e-3) if len(t) else 1.0
+        span = max(float(np.nanmax(t)) - lo, 1e-3) if len(t) else 1.0  # the time axis: [lo, lo + span]
         if pk is not None:
             for c, pg in pk.groupby("emotion"):
                 for _, p in pg.nlargest(show_peaks, "value").iterrows():
@@ -140,7 +140,7 @@ def _figure(g: pd.DataFrame, pk: pd.DataFrame | None, title: str, width: float, 
         axv.set_ylabel("valence")
         axv.set_xlabel("time (s)")
         if len(t):
-            ax.set_xlim(np.nanmin(t), max(np.nanmax(t), np.nanmin(t) + 1e-3))
+            ax.set_xlim(lo, lo + span)
         fig.tight_layout()
     return fig
 

@@ -222,10 +222,10 @@ def _drawn(d):
      [380.0, 80.0, 440.0, 150.0], [500.0, 60.0, 570.0, 140.0]],  # a row of five: an audience
 ])
 def test_in_a_crowded_frame_no_header_or_bars_cover_another_face(boxes):
-    from fervideo.io.render import arrange
+    from fervideo.io.render import FaceToDraw, arrange
 
     hw = (360, 640)
-    faces = [(k + 1, np.array(b), f"P{k + 1} #{k + 1}", "happy", _probs(3)) for k, b in enumerate(boxes)]
+    faces = [FaceToDraw(k + 1, np.array(b), f"P{k + 1} #{k + 1}", "happy", _probs(3)) for k, b in enumerate(boxes)]
     out = arrange(hw, faces, LABELS)
     for i, d in enumerate(out):
         assert d.box == tuple(round(v) for v in boxes[i])
@@ -240,19 +240,19 @@ def test_in_a_crowded_frame_no_header_or_bars_cover_another_face(boxes):
 
 
 def test_a_lone_face_is_drawn_as_before_and_placements_hold_while_faces_move():
-    from fervideo.io.render import arrange, face_drawing
+    from fervideo.io.render import FaceToDraw, arrange, face_drawing
 
     hw = (360, 640)
-    lone = arrange(hw, [(1, BOX, "#1", "sad", _probs(4))], LABELS)[0]
+    lone = arrange(hw, [FaceToDraw(1, BOX, "#1", "sad", _probs(4))], LABELS)[0]
     alone = face_drawing(hw, BOX, "#1", "sad", _probs(4), LABELS)
     assert (lone.box, lone.header, lone.bars.panel, lone.text) == (alone.box, alone.header, alone.bars.panel, alone.text)
     assert alone.header[3] < BOX[1] and alone.bars.panel[0] > BOX[2]  # header above, bars right
     memory: dict = {}
-    first = arrange(hw, [(1, np.array([200.0, 120.0, 260.0, 190.0]), "#1", "happy", _probs(3)),
-                         (2, np.array([300.0, 120.0, 360.0, 190.0]), "#2", "happy", _probs(3))], LABELS, memory)
+    first = arrange(hw, [FaceToDraw(1, np.array([200.0, 120.0, 260.0, 190.0]), "#1", "happy", _probs(3)),
+                         FaceToDraw(2, np.array([300.0, 120.0, 360.0, 190.0]), "#2", "happy", _probs(3))], LABELS, memory)
     before = dict(memory)
-    moved = arrange(hw, [(1, np.array([203.0, 121.0, 263.0, 191.0]), "#1", "happy", _probs(3)),
-                         (2, np.array([302.0, 119.0, 362.0, 189.0]), "#2", "happy", _probs(3))], LABELS, memory)
+    moved = arrange(hw, [FaceToDraw(1, np.array([203.0, 121.0, 263.0, 191.0]), "#1", "happy", _probs(3)),
+                         FaceToDraw(2, np.array([302.0, 119.0, 362.0, 189.0]), "#2", "happy", _probs(3))], LABELS, memory)
     assert memory == before and len(first) == len(moved) == 2
 
 
