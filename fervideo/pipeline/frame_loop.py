@@ -30,7 +30,7 @@ from fervideo.pipeline.options import AnalyzeOptions
 from fervideo.stages.align import align_crops
 from fervideo.stages.decode import FrameChunk
 from fervideo.stages.persons import FaceSampler
-from fervideo.stages.track import FaceTracker, SceneCutDetector, preload
+from fervideo.stages.track import FaceTracker, SceneCutDetector
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,6 @@ def run_frame_loop(
     on_frames: Callable[[int], None] | None = None,
     sampler: FaceSampler | None = None,
 ) -> FrameLoopResult:
-    preload()  # the tracker's import, beside the first chunk's decoding and detection
     tracker = FaceTracker(lost_seconds=opts.track_buffer)
     cuts = SceneCutDetector(opts.scene_cut_threshold)
     sink = _Classifier(classifier, opts.margin, times, sampler)

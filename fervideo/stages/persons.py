@@ -315,12 +315,12 @@ def cluster(emb: np.ndarray, cannot_link: np.ndarray, metric: str, threshold: fl
     other evidence of one person (``SETTING_RELAX`` for the same setting) join up to that
     many thresholds apart, pairs with a small face (``pair_factors``) only closer.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist, squareform
-
     n = len(emb)
     if n < 2:
         return np.zeros(n, np.int64)
+    from scipy.cluster.hierarchy import fcluster, linkage  # 0.4 s of imports: only where there is something to join
+    from scipy.spatial.distance import pdist, squareform
+
     d = squareform(pdist(emb.astype(np.float64), metric))
     if relax is not None:
         d = d / np.asarray(relax, np.float64)
@@ -328,6 +328,19 @@ def cluster(emb: np.ndarray, cannot_link: np.ndarray, metric: str, threshold: fl
     d[cannot_link & ~np.eye(n, dtype=bool)] = big
     z = linkage(squareform(d, checks=False), method="average")
     return fcluster(z, t=threshold, criterion="distance").astype(np.int64) - 1
+
+
+def distances(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """(n, m) distances between embeddings, as SciPy's ``cdist`` with ``metric`` ("euclidean" or "cosine"), without its import."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if metric == "euclidean":
+        return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+    if metric == "cosine":
+        na = np.linalg.norm(a, axis=1)[:, None]
+        nb = np.linalg.norm(b, axis=1)[None, :]
+        return 1.0 - (a @ b.T) / np.maximum(na * nb, 1e-12)
+    raise ValueError(f"unknown embedding metric {metric!r}; valid: cosine, euclidean")
 
 
 def _mean(vectors: np.ndarray, metric: str) -> np.ndarray:
@@ -350,8 +363,6 @@ def _embed_tracks(embedder: Embedder, cand: list[int], tracks: dict[int, TrackFa
     batch: a merge is decided on several faces per track, a clear split on one. Embedding is
     the expensive step (dlib: about 0.1 s of CPU per face).
     """
-    from scipy.spatial.distance import cdist
-
     if not cand:
         return {}, 0
 
@@ -360,7 +371,7 @@ def _embed_tracks(embedder: Embedder, cand: list[int], tracks: dict[int, TrackFa
 
     best = [(t, max(tracks[t].samples, key=lambda s: s.quality)) for t in cand]
     first = run(best)
-    d = cdist(first, first, embedder.metric)
+    d = distances(first, first, embedder.metric)
     d[cannot_link] = np.inf  # also the diagonal: a track overlaps itself
     close = {t for k, t in enumerate(cand) if d[k].min() < CONFIRM * threshold}
     more = [(t, s) for t, b in best if t in close for s in tracks[t].samples if s is not b]

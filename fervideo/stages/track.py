@@ -1,25 +1,20 @@
-"""Track: stable face ids across frames (ByteTrack from Roboflow's ``trackers``), scene cuts.
+"""Track: stable face ids across frames (ByteTrack, ``stages/bytetrack.py``), scene cuts.
 
-ByteTrack (Kalman filter + two-stage IoU association with a lost-track buffer) is taken from
-the maintained ``trackers`` package rather than written again; it is fed the container
-timestamps, so its motion model and lost-track buffer run on real seconds even when frames
-are sampled or the frame rate varies. A hard scene cut resets it (tracks end; ids keep
-counting up, so no id is reused in one video). Landmarks and scores ride along through
-``sv.Detections.data`` so nothing is matched twice.
+ByteTrack (Kalman filter + two-stage IoU association with a lost-track buffer) is fed the
+container timestamps, so its motion model and lost-track buffer run on real seconds even when
+frames are sampled or the frame rate varies. A hard scene cut resets it (tracks end; ids keep
+counting up, so no id is reused in one video). It returns an id per input row, so landmarks
+and scores stay with their faces and nothing is matched twice.
 """
 
 from __future__ import annotations
-
-import contextlib
-import importlib
-import sys
-import threading
 
 import cv2
 import numpy as np
 
 from fervideo.core.geometry import box_iou
 from fervideo.core.types import Faces
+from fervideo.stages.bytetrack import ByteTrack
 
 
 class SceneCutDetector:
@@ -47,33 +42,6 @@ class SceneCutDetector:
         self._prev = None
 
 
-_preload: threading.Thread | None = None
-
-
-def preload() -> None:
-    """Start importing ``trackers`` (and with it supervision and SciPy) in a background thread.
-
-    The import is 0.5 s of Python at the start of every process, before the first face can be
-    tracked. Started as the frame loop begins, it runs while the decoder reads ahead and the
-    first frames are detected (FFmpeg and onnxruntime work without the GIL); the first tracker
-    waits for it (``_wait_preload``), so nothing else imports these modules meanwhile.
-    """
-    global _preload
-    if _preload is None and "trackers" not in sys.modules:
-        _preload = threading.Thread(target=_import_quietly, name="fervideo-import", daemon=True)
-        _preload.start()
-
-
-def _import_quietly() -> None:
-    with contextlib.suppress(Exception):  # the tracker's own import raises it where it is needed
-        importlib.import_module("trackers")
-
-
-def _wait_preload() -> None:
-    if _preload is not None:
-        _preload.join()
-
-
 class FaceTracker:
     """``update(faces_of_one_frame) -> faces`` with ``track_ids``; ``reset()`` at a scene cut.
 
@@ -87,14 +55,7 @@ class FaceTracker:
     """
 
     def __init__(self, lost_seconds: float = 1.0, activation: float = 0.6, match_iou: float = 0.2, high_conf: float = 0.6) -> None:
-        self.params = dict(
-            lost_track_buffer=max(1, int(round(lost_seconds * 30))),
-            frame_rate=30.0,
-            track_activation_threshold=activation,
-            minimum_consecutive_frames=1,
-            minimum_iou_threshold=match_iou,
-            high_conf_det_threshold=high_conf,
-        )
+        self.params = dict(lost_seconds=lost_seconds, activation=activation, match_iou=match_iou, high_conf=high_conf)
         self._spawn_score = max(activation, high_conf)  # what ByteTrack starts a new track from
         self._offset = 0
         self._max_id = -1
@@ -104,15 +65,7 @@ class FaceTracker:
         self._new()
 
     def _new(self) -> None:
-        self._bt = None  # made at first use: importing ``trackers`` takes 0.5 s (see ``preload``)
-
-    def _tracker(self):
-        if self._bt is None:
-            _wait_preload()
-            from trackers import ByteTrackTracker
-
-            self._bt = ByteTrackTracker(**self.params)
-        return self._bt
+        self._bt = ByteTrack(**self.params)
 
     def reset(self) -> None:
         """End every track (scene cut); later ids continue above the ones given so far."""
@@ -121,29 +74,16 @@ class FaceTracker:
         self._new()
 
     def update(self, faces: Faces) -> Faces:
-        bt = self._tracker()
-        import supervision as sv
-
         frames = np.unique(faces.frame_index)
         if len(frames) > 1:
             raise ValueError("FaceTracker.update takes the faces of one frame")
         if len(faces) == 0:
             return faces
-        t = float(faces.time_s[0])
-        det = sv.Detections(
-            xyxy=faces.boxes.astype(np.float32),
-            confidence=faces.scores.astype(np.float32),
-            data={"row": np.arange(len(faces))},
-        )
-        out = bt.update(det, timestamp=t)
-        ids = np.full(len(faces), -1, np.int64)
-        if len(out):
-            tid = np.asarray(out.tracker_id, dtype=np.int64)
-            rows = np.asarray(out.data["row"], dtype=np.int64)
-            ok = tid >= 0
-            ids[rows[ok]] = tid[ok] + self._offset
-            if ok.any():
-                self._max_id = max(self._max_id, int(ids.max()))
+        ids = self._bt.update(faces.boxes, faces.scores, float(faces.time_s[0]))
+        ok = ids >= 0
+        ids[ok] += self._offset
+        if ok.any():
+            self._max_id = max(self._max_id, int(ids.max()))
         self._match_first_sightings(faces.boxes, ids)
         out_faces = faces.with_(track_ids=ids)
         self._prev = out_faces
@@ -210,10 +150,7 @@ class FaceTracker:
 
     def tick(self, t: float) -> None:
         """Advance time on a detection frame with no faces, so lost tracks age correctly."""
-        bt = self._tracker()
-        import supervision as sv
-
-        bt.update(sv.Detections.empty(), timestamp=t)
+        self._bt.update(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), t)
         self._prev = None
 
 

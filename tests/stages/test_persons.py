@@ -302,3 +302,16 @@ def test_shot_reverse_shot_is_seen_as_the_same_setting(dlib_embedder):
     assert p.person_of == {1: 1, 2: 2, 3: 1}
     assert p.info["same_setting_pairs"] == 1
 
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_distances_are_scipys(metric):
+    from scipy.spatial.distance import cdist
+
+    from fervideo.stages.persons import distances
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(5, 128)), rng.normal(size=(3, 128))
+    np.testing.assert_allclose(distances(a, b, metric), cdist(a, b, metric), atol=1e-12)
+    with pytest.raises(ValueError, match="cosine, euclidean"):
+        distances(a, b, "cityblock")
