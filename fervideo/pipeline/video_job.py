@@ -92,7 +92,7 @@ def analyze_video(path: Path, tmp: Path, opts: AnalyzeOptions, models: Backends,
                             video_path=meta["video_path"], video_folder=meta["video_folder"])
         write_table(tl, tmp / TIMELINE)
         write_table(tracks_table(path.name, tl, labels, meta), tmp / TRACKS)
-        write_table(persons_table(path.name, tl, labels, meta, persons.thumbs, persons.embeddings), tmp / PERSONS)
+        write_table(persons_table(path.name, tl, labels, meta, persons.thumb_jpegs(), persons.embeddings), tmp / PERSONS)
         write_table(peaks_table(tl, labels, meta, opts.peak_threshold, opts.max_gap), tmp / PEAKS)
         times.write += time.perf_counter() - t0
         res.frames = loop.frames_analysed

@@ -220,7 +220,7 @@ class Sample:
 @dataclass
 class TrackFaces:
     samples: list[Sample] = field(default_factory=list)
-    thumb: bytes | None = None  # JPEG of the best face, thumb_size x thumb_size
+    thumb: np.ndarray | None = None  # the best face, thumb_size x thumb_size RGB as recorded (``thumbnail_jpeg`` makes the JPEG)
     thumb_score: float = -1.0
 
 
@@ -289,13 +289,20 @@ class FaceSampler:
         tf.samples.append(Sample(q, t, _jpeg(patch, 95), local, Context.of(frame, face.boxes[0]),
                                  float(face_size(face.boxes)[0])))
 
-    def _thumb(self, frame: np.ndarray, box: np.ndarray) -> bytes:
+    def _thumb(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """The pixels only: levels and JPEG once per track at the end (``thumbnail_jpeg``), not on every better face,
+        and OpenCV's CIELAB tables (0.1 s to build) not on the frame loop's thread."""
         patch, _, _ = _cut(frame, box, 1.3, 4 * self.thumb_size)
-        return _jpeg(display_levels(cv2.resize(patch, (self.thumb_size, self.thumb_size), interpolation=cv2.INTER_AREA)), 85)
+        return cv2.resize(patch, (self.thumb_size, self.thumb_size), interpolation=cv2.INTER_AREA)
 
     def relabel(self, mapping: dict[int, int]) -> dict[int, TrackFaces]:
         """The collected tracks under new ids (``renumber``'s), without the tracks that were dropped."""
         return {mapping[t]: tf for t, tf in self.tracks.items() if t in mapping}
+
+
+def thumbnail_jpeg(thumb: np.ndarray) -> bytes:
+    """A track's thumbnail as people see it (dark faces brightened, ``display_levels``), JPEG."""
+    return _jpeg(display_levels(thumb), 85)
 
 
 def overlaps(spans: list[tuple[float, float]]) -> np.ndarray:
@@ -413,8 +420,12 @@ class Persons:
 
     person_of: dict[int, int]  # track id -> person id (1.. in order of first appearance)
     embeddings: dict[int, np.ndarray]  # person id -> mean embedding of its embedded tracks
-    thumbs: dict[int, bytes]  # track id -> JPEG of the track's best face
+    thumbs: dict[int, np.ndarray]  # track id -> the track's best face (RGB, as recorded)
     info: dict  # what ran (backend, metric, threshold, counts, seconds): goes into the metadata
+
+    def thumb_jpegs(self) -> dict[int, bytes]:
+        """track id -> JPEG of its best face, for the tables (made here, where the annotated video may be rendering beside)."""
+        return {t: thumbnail_jpeg(a) for t, a in self.thumbs.items()}
 
 
 def find_persons(faces: Faces, tracks: dict[int, TrackFaces], embedder: Embedder | None, threshold: float | None = None,

@@ -15,6 +15,7 @@ from fervideo.stages.persons import (
     find_persons,
     match_across,
     overlaps,
+    thumbnail_jpeg,
 )
 from persons_data import portraits, shots
 
@@ -80,7 +81,7 @@ def test_sampler_keeps_few_spread_detected_faces_per_track():
     times = sorted(x.time_s for x in tf.samples)
     assert min(np.diff(times)) >= 0.3 - 1e-9
     assert all(round(t * 10) % 2 == 0 for t in times)  # only detected rows
-    assert tf.thumb[:2] == b"\xff\xd8"  # JPEG
+    assert tf.thumb.shape == (96, 96, 3) and thumbnail_jpeg(tf.thumb)[:2] == b"\xff\xd8"  # JPEG
     sample = tf.samples[0]
     x1, y1, x2, y2 = sample.face.boxes[0]
     assert 0 <= x1 < x2 <= sample.image.shape[1] and 0 <= y1 < y2 <= sample.image.shape[0]
