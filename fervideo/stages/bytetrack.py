@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from fervideo.core.assignment import linear_sum_assignment
+from fervideo.core.geometry import box_iou_matrix
 
 #: The filter's nominal step: velocities are per 1/30 s, as in ByteTrack's tuning.
 FRAME_RATE = 30.0
@@ -32,21 +33,6 @@ FRAME_RATE = 30.0
 _NOMINAL_TOLERANCE_S = 0.004
 _MEASUREMENT_NOISE = 0.1
 _PROCESS_NOISE = 0.01
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) IoU of boxes ``a`` (n, 4) against ``b`` (m, 4), ``[x1, y1, x2, y2]``, in float32 as ``trackers`` compares it."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)), np.float32)
-    w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0.0, None)
-    h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0.0, None)
-    inter = w * h
-    union = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None] + ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))[None, :] - inter
-    out = np.zeros(inter.shape, np.float32)
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
 
 
 class _Track:
@@ -173,12 +159,12 @@ class ByteTrack:
         low = np.flatnonzero(scores < self.high_conf)
         predicted = np.array([tr.box for tr in self.tracks]) if self.tracks else np.zeros((0, 4))
 
-        pairs, left, unmatched_high = _match(iou_matrix(predicted, boxes[high]), self.match_iou)
+        pairs, left, unmatched_high = _match(box_iou_matrix(predicted, boxes[high]), self.match_iou)
         for r, c in pairs:
             self._matched(self.tracks[r], boxes[high[c]])
             ids[high[c]] = self.tracks[r].track_id
         remaining = [self.tracks[r] for r in left]
-        pairs, _, _ = _match(iou_matrix(predicted[left] if left else np.zeros((0, 4)), boxes[low]), self.match_iou)
+        pairs, _, _ = _match(box_iou_matrix(predicted[left] if left else np.zeros((0, 4)), boxes[low]), self.match_iou)
         for r, c in pairs:
             self._matched(remaining[r], boxes[low[c]])
             ids[low[c]] = remaining[r].track_id

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from fervideo.stages.bytetrack import ByteTrack, iou_matrix
+from fervideo.core.geometry import box_iou, box_iou_matrix
+from fervideo.stages.bytetrack import ByteTrack
 
 
 def _scene(rng, frames=60, faces=4):
@@ -88,8 +89,10 @@ def test_weak_detection_keeps_a_track_but_starts_none():
     assert len(bt.tracks) == 1  # a weak box alone starts no track
 
 
-def test_iou_matrix():
+def test_iou_matrix_agrees_with_box_iou():
     a = np.array([[0, 0, 10, 10]], float)
     b = np.array([[5, 5, 15, 15], [20, 20, 30, 30], [0, 0, 10, 10]], float)
-    assert iou_matrix(a, b)[0].tolist() == pytest.approx([25 / 175, 0.0, 1.0])
-    assert iou_matrix(a, np.zeros((0, 4))).shape == (1, 0)
+    m = box_iou_matrix(a, b)
+    assert m.dtype == np.float32 and m[0].tolist() == pytest.approx([25 / 175, 0.0, 1.0])
+    assert m[0] == pytest.approx(box_iou(a[0], b))
+    assert box_iou_matrix(a, np.zeros((0, 4))).shape == (1, 0)
