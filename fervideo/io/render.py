@@ -246,9 +246,9 @@ def arrange(frame_hw: tuple[int, int], faces: list[FaceToDraw], labels: list[str
     w = frame_hw[1]
     if len(faces) <= 1:
         return [face_drawing(frame_hw, f.box, f.tag, f.label, f.probs, labels, unclear=f.unclear) for f in faces]
-    boxes = [tuple(round(v) for v in f[1]) for f in faces]
+    boxes = [tuple(round(v) for v in f.box) for f in faces]
     _, _, _, _, _, pw, ph = _panel_metrics(frame_hw, len(labels))
-    order = sorted(range(len(faces)), key=lambda i: (-(boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]), faces[i][0]))
+    order = sorted(range(len(faces)), key=lambda i: (-(boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]), faces[i].track_id))
     placed: list[tuple[int, int, int, int]] = []
     out: list[FaceDrawing | None] = [None] * len(faces)
     for i in order:
